@@ -1,0 +1,10 @@
+export { Tensor } from './tensor.js';
+export type { Dims, Scalar } from './tensor.js';
+export * from './creation.js';
+export * from './dtype.js';
+export { scope, scopeAsync, keep, memory } from './scope.js';
+export { grad, gradStrict, noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export type { GradOptions } from './autograd.js';
+export { Generator, manualSeed } from './random.js';
+export { native, engineInfo, setNumThreads, EngineUnavailableError } from './native.js';
+export * as F from './functional.js';
