@@ -1,0 +1,68 @@
+// Seeded shuffling and batching over an ImageDataset. The dataset lives in libtorch as one uint8 tensor;
+// each batch is gathered with indexSelect and converted to float in [0, 1].
+import { Generator, Tensor, keep, noGrad, randperm, tensor, arange } from '../engine/index.js';
+import type { ImageDataset } from './dataset.js';
+
+export interface Batch {
+  /** float32 [B, C, H, W] in [0, 1] */
+  x: Tensor;
+  /** int64 [B] */
+  y: Tensor;
+  /** int64 [B] dataset indices of the samples */
+  index: Tensor;
+}
+
+/** The dataset as libtorch tensors: uint8 images [N,C,H,W] and int64 labels [N]. Kept until dispose(). */
+export class TensorDataset {
+  readonly images: Tensor;
+  readonly labels: Tensor;
+  readonly size: number;
+  constructor(readonly ds: ImageDataset, device = 'cpu') {
+    const [c, h, w] = ds.shape;
+    this.size = ds.labels.length;
+    this.images = keep(tensor(ds.images, { shape: [this.size, c, h, w], dtype: 'uint8', device }));
+    const lab = BigInt64Array.from(ds.labels, (v) => BigInt(v));
+    this.labels = keep(tensor(lab, { shape: [this.size], dtype: 'int64', device }));
+  }
+  /** Float batch for the given int64 index tensor (not tracked by autograd). */
+  batch(index: Tensor): Batch {
+    return noGrad(() => {
+      const u8 = this.images.indexSelect(0, index);
+      const x = u8.to('float32').div_(255);
+      u8.dispose();
+      return { x, y: this.labels.indexSelect(0, index), index };
+    });
+  }
+  dispose(): void {
+    this.images.dispose();
+    this.labels.dispose();
+  }
+}
+
+export interface LoaderOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  /** Seeds the shuffle; required for shuffle (reproducibility). */
+  generator?: Generator;
+  dropLast?: boolean;
+}
+
+/** Index batches for one epoch: int64 tensors of at most batchSize indices. */
+export function* indexBatches(n: number, o: LoaderOptions): IterableIterator<Tensor> {
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`batch size must be a positive integer, got ${o.batchSize}`);
+  const order = o.shuffle ? randperm(n, { generator: o.generator }) : arange(n);
+  try {
+    for (let s = 0; s < n; s += o.batchSize) {
+      const len = Math.min(o.batchSize, n - s);
+      if (o.dropLast && len < o.batchSize) break;
+      yield order.narrow(0, s, len);
+    }
+  } finally {
+    order.dispose();
+  }
+}
+
+/** Number of batches per epoch. */
+export function numBatches(n: number, o: LoaderOptions): number {
+  return o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
+}
