@@ -1,0 +1,210 @@
+// The GUE game solver: BOME (Liu et al. 2022) with the dynamic barrier, as the GUE authors run it
+// (paper Algorithm 1; reference notes §2). One outer step on a mini-batch (x, y):
+//   1. θ^T: copy the classifier θ (parameters and BN buffers) into a scratch copy and take T Adam steps
+//      on the poisoned loss g(w, ·) on this same batch (fresh Adam state every outer step).
+//   2. a = ∇_θ f(θ), f the attacker payoff on the clean batch (surrogate L_sur by default).
+//   3. q(w, θ) = g(w, θ) − g(w, θ^T) with θ^T constant;  b = (∇_w q, ∇_θ q).
+//   4. λ = max(0, (η‖b‖² − ⟨a, b_θ⟩) / (‖b‖² + 1e-8)), the norm over (w, θ).
+//   5. generator ← SGD(λ b_w);  classifier ← SGD(a + λ b_θ)  (both from the pre-update gradients).
+// g(w, θ) = CE(F_θ(P_w(x)), y) with P_w(x) = clamp(x + ε·G_w(x), 0, 1).
+//
+// path 'exact' recomputes P_w(x) for every inner step and for both terms of q, and backpropagates into
+// the generator inside the inner loop (discarded), exactly as the authors' code does.
+// path 'fast' computes P_w(x) once per outer step: detached for the inner loop, with its graph for q.
+// The gradients are identical (train-mode BN on the same batch gives the same output); only the
+// generator's BN running statistics are updated once instead of T + 2 times.
+import { F, Tensor, cat, grad, noGrad, scope } from '../engine/index.js';
+import type { Module } from '../nn/module.js';
+import { Adam, SGD } from '../optim/index.js';
+import { payoff, type PayoffName } from './payoffs.js';
+
+export interface GameOptions {
+  /** L∞ budget ε (in [0,1] units, e.g. 8/255). */
+  eps: number;
+  /** Inner steps T. */
+  innerSteps: number;
+  /** η (ρ in the paper) of the dynamic barrier. */
+  eta: number;
+  /** Classifier (θ) SGD learning rate. */
+  lrCls: number;
+  /** Generator (w) SGD learning rate. */
+  lrGen: number;
+  /** Inner Adam learning rate (authors' code 1e-4; the paper's text says 1e-3). */
+  lrInner: number;
+  /** Generator SGD momentum and weight decay (0 in the standard game; GUE-AT uses 0.9 / 5e-4). */
+  genMomentum: number;
+  genWeightDecay: number;
+  payoff: PayoffName;
+  /** ‖∇_θ J_a‖ clip for payoff 'ce-clip' (Fig. 5 uses 10). */
+  clipNorm: number;
+  path: 'exact' | 'fast';
+}
+
+export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
+  eps: 8 / 255,
+  innerSteps: 10,
+  eta: 1.5,
+  lrCls: 0.01,
+  lrGen: 0.1,
+  lrInner: 1e-4,
+  genMomentum: 0,
+  genWeightDecay: 0,
+  payoff: 'surrogate',
+  clipNorm: 10,
+  path: 'exact',
+});
+
+export interface StepMetrics {
+  /** Attacker payoff f(θ) on the clean batch. */
+  f: number;
+  /** g(w, θ): CE of the classifier on the poisoned batch. */
+  g: number;
+  /** g(w, θ^T) after the inner steps. */
+  gInner: number;
+  /** q = g(w, θ) − g(w, θ^T). */
+  q: number;
+  lambda: number;
+  /** ‖∇q‖ over (w, θ). */
+  gradQNorm: number;
+  /** ⟨∇_θ f, ∇_θ q⟩. */
+  dot: number;
+  /** ‖∇_θ J_a‖ (before any clipping). */
+  gradFNorm: number;
+  /** ‖∇_w q‖. */
+  gradQwNorm: number;
+}
+
+/** P_w(x) = clamp(x + ε·G_w(x), 0, 1). */
+export function poisonBatch(gen: Module, x: Tensor, eps: number): Tensor {
+  return scope(() => x.add(gen.forward(x).mul(eps)).clamp(0, 1));
+}
+
+function sumSquares(ts: Tensor[]): number {
+  return scope(() => cat(ts.map((t) => t.square().sum().reshape([1]))).sum().item());
+}
+function sumDots(a: Tensor[], b: Tensor[]): number {
+  return scope(() => cat(a.map((t, i) => t.mul(b[i]!).sum().reshape([1]))).sum().item());
+}
+
+export class GameSolver {
+  readonly opts: GameOptions;
+  readonly genOpt: SGD;
+  readonly clfOpt: SGD;
+  private readonly genParams: Tensor[];
+  private readonly clfParams: Tensor[];
+  private readonly tmpParams: Tensor[];
+
+  /**
+   * gen: the generator G_w; clf: the surrogate classifier F_θ; scratch: a second instance of clf's architecture
+   * used for θ^T (its weights are overwritten every step).
+   */
+  constructor(readonly gen: Module, readonly clf: Module, readonly scratch: Module, opts: Partial<GameOptions> = {}) {
+    this.opts = { ...GAME_DEFAULTS, ...opts };
+    const o = this.opts;
+    if (!(o.eps > 0 && o.eps <= 1)) throw new Error(`eps must be in (0, 1], got ${o.eps}`);
+    if (!Number.isInteger(o.innerSteps) || o.innerSteps < 1) throw new Error(`innerSteps must be a positive integer, got ${o.innerSteps}`);
+    if (!(o.eta >= 0)) throw new Error(`eta must be >= 0, got ${o.eta}`);
+    this.genParams = gen.parameters();
+    this.clfParams = clf.parameters();
+    this.tmpParams = scratch.parameters();
+    if (this.tmpParams.length !== this.clfParams.length) throw new Error('the scratch classifier must have the same architecture as the classifier');
+    this.genOpt = new SGD(this.genParams, { lr: o.lrGen, momentum: o.genMomentum, weightDecay: o.genWeightDecay });
+    this.clfOpt = new SGD(this.clfParams, { lr: o.lrCls });
+  }
+
+  /** θ^T: T Adam steps from θ on g(w, ·) with this batch. `xp` is the detached poisoned batch (fast path) or null. */
+  private innerSolve(x: Tensor, y: Tensor, xp: Tensor | null): void {
+    const o = this.opts;
+    this.scratch.copyFrom(this.clf);
+    this.scratch.train();
+    const inner = new Adam(this.tmpParams, { lr: o.lrInner });
+    try {
+      for (let t = 0; t < o.innerSteps; t++) {
+        scope(() => {
+          if (xp !== null) {
+            const loss = F.crossEntropy(this.scratch.forward(xp), y);
+            inner.step(grad(loss, this.tmpParams));
+          } else {
+            // The authors' loop: the generator runs forward (and backward) at every inner step.
+            const loss = F.crossEntropy(this.scratch.forward(poisonBatch(this.gen, x, o.eps)), y);
+            const gs = grad(loss, [...this.tmpParams, ...this.genParams], { allowUnused: true });
+            inner.step(gs.slice(0, this.tmpParams.length));
+          }
+        });
+      }
+    } finally {
+      inner.dispose();
+    }
+  }
+
+  /** One outer step of the game on (x, y). Updates the generator and the classifier in place. */
+  step(x: Tensor, y: Tensor): StepMetrics {
+    const o = this.opts;
+    return scope(() => {
+      this.gen.train();
+      this.clf.train();
+      const fast = o.path === 'fast';
+      const xpShared = fast ? poisonBatch(this.gen, x, o.eps) : null;
+      const xpDetached = xpShared ? xpShared.detach() : null;
+      this.innerSolve(x, y, xpDetached);
+
+      // a = ∇_θ f on the clean batch
+      const f = payoff(o.payoff, this.clf.forward(x), y);
+      let a = grad(f, this.clfParams) as Tensor[];
+      const gradFNorm = Math.sqrt(sumSquares(a));
+      if (o.payoff === 'ce-clip' && gradFNorm > o.clipNorm) {
+        const s = o.clipNorm / (gradFNorm + 1e-6);
+        a = a.map((t) => t.mul(s));
+      }
+
+      // q = g(w, θ) − g(w, θ^T)
+      const xp1 = xpShared ?? poisonBatch(this.gen, x, o.eps);
+      const loss1 = F.crossEntropy(this.clf.forward(xp1), y);
+      const xp2 = xpShared ?? poisonBatch(this.gen, x, o.eps);
+      const loss2 = F.crossEntropy(this.scratch.forward(xp2), y);
+      const q = loss1.sub(loss2);
+      const nG = this.genParams.length;
+      const b = grad(q, [...this.genParams, ...this.clfParams], { allowUnused: true }).map((t, i) =>
+        t ?? (i < nG ? this.genParams[i]! : this.clfParams[i - nG]!).mul(0),
+      );
+      const bw = b.slice(0, nG);
+      const bt = b.slice(nG);
+
+      const normSq = sumSquares(b);
+      const dot = sumDots(a, bt);
+      const lambda = Math.max(0, (o.eta * normSq - dot) / (normSq + 1e-8));
+
+      this.genOpt.step(bw.map((t) => t.mul(lambda)));
+      this.clfOpt.step(a.map((t, i) => t.add(bt[i]!.mul(lambda))));
+
+      return {
+        f: f.item(),
+        g: loss1.item(),
+        gInner: loss2.item(),
+        q: q.item(),
+        lambda,
+        gradQNorm: Math.sqrt(normSq),
+        dot,
+        gradFNorm,
+        gradQwNorm: Math.sqrt(sumSquares(bw)),
+      };
+    });
+  }
+
+  dispose(): void {
+    this.genOpt.dispose();
+    this.clfOpt.dispose();
+  }
+}
+
+/** Applies a trained generator in eval mode: clamp(x + ε·G(x), 0, 1), without gradients. */
+export function protectBatch(gen: Module, x: Tensor, eps: number): Tensor {
+  const was = gen.training;
+  gen.eval();
+  try {
+    return noGrad(() => poisonBatch(gen, x, eps));
+  } finally {
+    gen.train(was);
+  }
+}
+

@@ -1,0 +1,2 @@
+export * from './payoffs.js';
+export * from './bome.js';
