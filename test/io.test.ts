@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, basename } from 'node:path';
-import { tensor, memory, type Tensor, type DType } from '../src/engine/index.js';
+import { tensor, memory, native, type Tensor, type DType } from '../src/engine/index.js';
 import {
   CheckpointError,
   AtomicWriteError,
@@ -305,6 +305,42 @@ describe('safetensors byte layout', () => {
     assert.deepEqual(d.metadata, { framework: 'pt' });
   });
 
+  test('a file written by Python safetensors 0.8.0 (all dtypes + metadata) decodes, and re-encodes byte-identically', () => {
+    // safetensors.serialize({...}, metadata={"format": "pt"}) with: a F32 [2] = 1, 2; b.bf16 BF16 [2] = 1.5, -3;
+    // c I64 [] = -5; d BOOL [3] = 1, 0, 1; e F16 [0]; f I32 [2, 1] = 7, -7; g U8 [1] = 200; h F64 [1] = 0.1.
+    const py = Buffer.from(
+      '4AEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJjIjp7ImR0eXBlIjoiSTY0Iiwic2hhcGUiOltdLCJkYXRh' +
+        'X29mZnNldHMiOlswLDhdfSwiaCI6eyJkdHlwZSI6IkY2NCIsInNoYXBlIjpbMV0sImRhdGFfb2Zmc2V0cyI6WzgsMTZdfSwiYSI6' +
+        'eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbMl0sImRhdGFfb2Zmc2V0cyI6WzE2LDI0XX0sImYiOnsiZHR5cGUiOiJJMzIiLCJzaGFw' +
+        'ZSI6WzIsMV0sImRhdGFfb2Zmc2V0cyI6WzI0LDMyXX0sImIuYmYxNiI6eyJkdHlwZSI6IkJGMTYiLCJzaGFwZSI6WzJdLCJkYXRh' +
+        'X29mZnNldHMiOlszMiwzNl19LCJlIjp7ImR0eXBlIjoiRjE2Iiwic2hhcGUiOlswXSwiZGF0YV9vZmZzZXRzIjpbMzYsMzZdfSwi' +
+        'ZyI6eyJkdHlwZSI6IlU4Iiwic2hhcGUiOlsxXSwiZGF0YV9vZmZzZXRzIjpbMzYsMzddfSwiZCI6eyJkdHlwZSI6IkJPT0wiLCJz' +
+        'aGFwZSI6WzNdLCJkYXRhX29mZnNldHMiOlszNyw0MF19fSAgICD7/////////5qZmZmZmbk/AACAPwAAAEAHAAAA+f///8A/QMDI' +
+        'AQAB',
+      'base64',
+    );
+    assert.equal(py.length, 528);
+    const { tensors, metadata } = decodeSafetensors(py, { allowTrailingBytes: false });
+    assert.deepEqual(metadata, { format: 'pt' });
+    const got = Object.fromEntries([...tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, bytes: [...rawBytes(t)] }]));
+    const le = (a: { buffer: ArrayBufferLike }): number[] => [...new Uint8Array(a.buffer)];
+    assert.deepEqual(got, {
+      c: { dtype: 'int64', shape: [], bytes: le(new BigInt64Array([-5n])) },
+      h: { dtype: 'float64', shape: [1], bytes: le(new Float64Array([0.1])) },
+      a: { dtype: 'float32', shape: [2], bytes: le(new Float32Array([1, 2])) },
+      f: { dtype: 'int32', shape: [2, 1], bytes: le(new Int32Array([7, -7])) },
+      'b.bf16': { dtype: 'bfloat16', shape: [2], bytes: le(new Uint16Array([0x3fc0, 0xc040])) },
+      e: { dtype: 'float16', shape: [0], bytes: [] },
+      g: { dtype: 'uint8', shape: [1], bytes: [200] },
+      d: { dtype: 'bool', shape: [3], bytes: [1, 0, 1] },
+    });
+    const asF32 = tensors.get('b.bf16')!.to('float32');
+    assert.deepEqual(asF32.toArray(), [1.5, -3]);
+    asF32.dispose();
+    assert.ok(encodeSafetensors(tensors, { format: 'pt' }).equals(py), 'our encoder differs from Python safetensors');
+    disposeAll(tensors);
+  });
+
   test('layout: dtype alignment descending then name, every tensor aligned, data contiguous', () => {
     const ts = new Map<string, Tensor>([
       ['z_bool', tensor(new Uint8Array([1, 0, 1]), { dtype: 'bool' })],
@@ -504,6 +540,21 @@ describe('safetensors validation', () => {
     const before = memory().tensors;
     throwsCheckpoint(() => decodeSafetensors(validFile(), { device: 'nonsense-device', source: 'dev.st' }), /could not create tensor .* on device 'nonsense-device'/, 'dev.st');
     assert.equal(memory().tensors, before);
+    // Fault injection: the second tensor's creation fails; the first must be freed, nothing returned.
+    const n = native();
+    const orig = n.fromBuffer!;
+    let calls = 0;
+    n.fromBuffer = (...args: unknown[]) => {
+      if (++calls === 2) throw new Error('injected failure');
+      return orig(...args);
+    };
+    try {
+      throwsCheckpoint(() => decodeSafetensors(validFile(), { source: 'inj.st' }), /could not create tensor "b" \(uint8 \[3\]\) on device 'cpu': injected failure/, 'inj.st');
+    } finally {
+      n.fromBuffer = orig;
+    }
+    assert.equal(calls, 2);
+    assert.equal(memory().tensors, before, 'the first tensor leaked');
   });
 
   test('fuzz: random corruption yields a result or a CheckpointError, never anything else', () => {

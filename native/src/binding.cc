@@ -166,6 +166,13 @@ at::TensorOptions opts(const Napi::CallbackInfo& info, size_t dtypeIdx, size_t d
   return at::TensorOptions().dtype(dtypeOf(Int(info, dtypeIdx))).device(deviceOf(Str(info, devIdx)));
 }
 
+// A JS number as a Scalar matching the tensor: integral tensors get integer scalars when the value is integral.
+at::Scalar Sc(const at::Tensor& t, double v) {
+  if (!at::isFloatingType(t.scalar_type()) && !at::isComplexType(t.scalar_type()) && v == static_cast<double>(static_cast<int64_t>(v)))
+    return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
+}
+
 c10::optional<at::Generator> Gen(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || isNil(info[i])) return c10::nullopt;
   if (!info[i].IsExternal()) throw OpError("expected a generator handle");
@@ -458,7 +465,8 @@ at::Tensor binaryT(int64_t op, const at::Tensor& a, const at::Tensor& b) {
   }
   throw OpError("unknown binary op");
 }
-at::Tensor binaryS(int64_t op, const at::Tensor& a, double s) {
+at::Tensor binaryS(int64_t op, const at::Tensor& a, double sv) {
+  at::Scalar s = Sc(a, sv);
   switch (op) {
     case B_ADD: return a.add(s);
     case B_SUB: return a.sub(s);
@@ -475,7 +483,7 @@ at::Tensor binaryS(int64_t op, const at::Tensor& a, double s) {
     case B_GE: return a.ge(s);
     case B_FMOD: return a.fmod(s);
     case B_RSUB: return at::rsub(a, s);
-    case B_RDIV: return a.reciprocal().mul(s);
+    case B_RDIV: return a.reciprocal().mul(sv);
     case B_RPOW: return at::pow(s, a);
     case B_REM: return a.remainder(s);
     case B_FLOORDIV: return a.div(at::scalar_tensor(s, a.options()), "floor");
@@ -606,16 +614,19 @@ OP(zero_, {
   return env.Undefined();
 })
 OP(fill_, {
-  T(info, 0).fill_(Num(info, 1));
+  at::Tensor& t = T(info, 0);
+  t.fill_(Sc(t, Num(info, 1)));
   return env.Undefined();
 })
 OP(add_, {
   // (t, other, alpha)
-  T(info, 0).add_(T(info, 1), Num(info, 2));
+  at::Tensor& t = T(info, 0);
+  t.add_(T(info, 1), Sc(t, Num(info, 2)));
   return env.Undefined();
 })
 OP(addScalar_, {
-  T(info, 0).add_(Num(info, 1));
+  at::Tensor& t = T(info, 0);
+  t.add_(Sc(t, Num(info, 1)));
   return env.Undefined();
 })
 OP(mul_, {
@@ -623,7 +634,8 @@ OP(mul_, {
   return env.Undefined();
 })
 OP(mulScalar_, {
-  T(info, 0).mul_(Num(info, 1));
+  at::Tensor& t = T(info, 0);
+  t.mul_(Sc(t, Num(info, 1)));
   return env.Undefined();
 })
 OP(div_, {
