@@ -89,16 +89,19 @@ def main():
     ap.add_argument('--seconds', type=float, default=2.0)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--workloads', default='W1,W2,W3')
+    ap.add_argument('--channels-last', action='store_true', help='channels-last input and weights')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     B = a.batch
     x = torch.rand(B, 3, 32, 32)
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    x = x.contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (B,))
     out = {}
     wl = a.workloads.split(',')
     if 'W1' in wl:
-        net = SmallResNet().train()
+        net = SmallResNet().train().to(memory_format=fmt)
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         def w1():
             opt.zero_grad(set_to_none=True)
@@ -106,14 +109,14 @@ def main():
             opt.step()
         out['W1'] = bench(w1, B, a.seconds)
     if 'W2' in wl:
-        g = UNet().train()
+        g = UNet().train().to(memory_format=fmt)
         def w2():
             for p in g.parameters():
                 p.grad = None
             g(x).mean().backward()
         out['W2'] = bench(w2, B, a.seconds)
     if 'W3' in wl:
-        net = SmallResNet().eval()
+        net = SmallResNet().eval().to(memory_format=fmt)
         for p in net.parameters():
             p.requires_grad_(False)
         def w3():

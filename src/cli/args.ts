@@ -35,7 +35,7 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   help: { type: 'boolean', description: 'show this help' },
 };
 
-export function parseFlags(spec: CommandSpec, argv: string[]): { flags: FlagValues; positionals: string[] } {
+export function parseFlags(spec: CommandSpec, argv: string[]): { flags: FlagValues; positionals: string[]; given: Set<string> } {
   const all = { ...COMMON_FLAGS, ...spec.flags };
   const flags: FlagValues = {};
   const positionals: string[] = [];
@@ -74,13 +74,14 @@ export function parseFlags(spec: CommandSpec, argv: string[]): { flags: FlagValu
     }
     flags[name] = convert(name, f, value);
   }
+  const given = new Set(Object.keys(flags));
   for (const [name, f] of Object.entries(all)) {
     if (flags[name] === undefined && f.default !== undefined) flags[name] = f.default;
   }
   const p = spec.positionals ?? { name: '', min: 0, max: 0 };
   if (positionals.length < p.min) throw new UsageError(`'${spec.name}' needs ${p.name}. Usage: ${spec.usage}`);
   if (positionals.length > p.max) throw new UsageError(`unexpected argument '${positionals[p.max]}'. Usage: ${spec.usage}`);
-  return { flags, positionals };
+  return { flags, positionals, given };
 }
 
 function convert(name: string, f: FlagSpec, v: string): string | number | string[] {

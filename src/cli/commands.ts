@@ -2,8 +2,14 @@
 import type { Command } from './main.js';
 import { demoCommand } from './demo.js';
 import { infoCommand } from './info.js';
+import { trainCommand } from './train.js';
+import { poisonCommand } from './poison.js';
+import { evaluateCommand } from './evaluate.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
+  train: trainCommand,
+  poison: poisonCommand,
+  evaluate: evaluateCommand,
   info: infoCommand,
 });

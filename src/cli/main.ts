@@ -6,6 +6,8 @@ import { COMMANDS } from './commands.js';
 export interface CommandContext {
   flags: FlagValues;
   positionals: string[];
+  /** Flags given explicitly on the command line (not from defaults). */
+  given: Set<string>;
   out: Renderer;
 }
 
@@ -35,13 +37,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   let out: Renderer | null = null;
   try {
-    const { flags, positionals } = parseFlags(cmd.spec, rest);
+    const { flags, positionals, given } = parseFlags(cmd.spec, rest);
     if (flags.help) {
       process.stdout.write(helpText(cmd.spec) + '\n');
       return 0;
     }
     out = makeRenderer(flags.json === true);
-    return await cmd.run({ flags, positionals, out });
+    return await cmd.run({ flags, positionals, given, out });
   } catch (e) {
     out?.close();
     const err = e as Error;

@@ -3,3 +3,5 @@ export * from './idx.js';
 export * from './loader.js';
 export * from './cifar.js';
 export * from './augment.js';
+export * from './store.js';
+export * from './png.js';

@@ -1,2 +1,3 @@
 export * from './payoffs.js';
 export * from './bome.js';
+export * from './train.js';

@@ -13,3 +13,4 @@ export type {
 } from './layers.js';
 export * as init from './init.js';
 export type { Nonlinearity, FanMode, KaimingOptions } from './init.js';
+export * as models from './models/index.js';

@@ -21,7 +21,7 @@ export interface LoadStateDictResult {
 }
 
 /** A target for Module.to(): a device string ('cpu', 'cuda', 'cuda:1') or a device and/or floating dtype. */
-export type ModuleTarget = string | { device?: string; dtype?: DType };
+export type ModuleTarget = string | { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' };
 
 const shapeStr = (s: number[]): string => `[${s.join(', ')}]`;
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -323,13 +323,20 @@ export abstract class Module {
   to(target: ModuleTarget): this {
     const device = typeof target === 'string' ? target : target.device;
     const dtype = typeof target === 'string' ? undefined : target.dtype;
+    const format = typeof target === 'string' ? undefined : target.memoryFormat;
     if (dtype !== undefined && !isFloating(dtype)) throw new Error(`${this.typeName}.to(): only floating dtypes are allowed, got ${dtype}`);
     const moved = new Map<Tensor, Tensor>();
     const move = (t: Tensor): Tensor => {
       const done = moved.get(t);
       if (done !== undefined) return done;
       const castTo = dtype !== undefined && isFloating(t.dtype) ? dtype : undefined;
-      const r = noGrad(() => t.to({ device, dtype: castTo })).keep();
+      const r = noGrad(() => {
+        const m = t.to({ device, dtype: castTo });
+        if (format === undefined || m.ndim !== 4) return m;
+        const c = m.contiguous(format);
+        m.dispose();
+        return c;
+      }).keep();
       const wantGrad = t.requiresGrad;
       if (r.requiresGrad !== wantGrad) r.requiresGrad = wantGrad;
       const g = t.grad;

@@ -1,0 +1,62 @@
+// `gue train`: trains a GUE generator by solving the attacker–victim game; writes a resumable run folder.
+import type { Command } from './main.js';
+import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, gameOptions, loadSplit } from './common.js';
+import { trainGenerator } from '../game/index.js';
+import { CLASSIFIERS } from '../nn/models/index.js';
+
+// Option name → flag name, for the resume check.
+const FLAG_OF: Record<string, string> = {
+  eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
+  genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
+  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed',
+};
+
+export const trainCommand: Command = {
+  spec: {
+    name: 'train',
+    summary: 'train a GUE generator (BOME solver of the attacker–victim game); resumable',
+    usage: 'gue train --out <run-dir> [--dataset fashion-mnist] [--epochs N] [--resume] [game flags]',
+    flags: {
+      out: { type: 'string', description: 'run folder (created; must be new unless --resume)' },
+      resume: { type: 'boolean', description: 'continue the run in --out from its checkpoint' },
+      ...DATA_FLAGS,
+      ...GAME_FLAGS,
+      epochs: { type: 'int', description: 'passes over the generator’s training data (authors 50)', default: 50, min: 1 },
+      'batch-size': { type: 'int', description: 'batch size (authors 256)', default: 256, min: 1 },
+      surrogate: { type: 'string', description: 'surrogate classifier architecture', default: 'small-cnn', choices: Object.keys(CLASSIFIERS) },
+      'gen-width': { type: 'int', description: 'U-Net width (paper 64; 16 for CPU)', default: 16, min: 1 },
+      fraction: { type: 'number', description: 'fraction of the training set the generator sees (seeded subset)', default: 1, min: 0.001, max: 1 },
+      'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
+      'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },
+      seed: { type: 'int', description: 'seed (authors 3)', default: 3, min: 0 },
+      ...DEVICE_FLAG,
+    },
+  },
+  run({ flags, given, out }) {
+    const dir = flags.out as string | undefined;
+    if (!dir) throw new Error("--out <run-dir> is required (the run folder)");
+    const train = loadSplit(flags, 'train');
+    const resume = flags.resume === true;
+    const opts = {
+      ...gameOptions(flags),
+      epochs: flags.epochs as number,
+      batchSize: flags['batch-size'] as number,
+      surrogate: flags.surrogate as string,
+      genWidth: flags['gen-width'] as number,
+      fraction: flags.fraction as number,
+      maxSteps: flags['max-steps'] as number,
+      checkpointEvery: flags['checkpoint-every'] as number,
+      seed: flags.seed as number,
+      device: flags.device as string,
+    };
+    // On resume only explicitly given flags are compared with the run's options.
+    const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['epochs', 'maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
+    const r = trainGenerator(train, effective, dir, resume, out.sink);
+    out.result(
+      { run: r.runDir, steps: r.steps, total_steps: r.totalSteps, finished: r.finished, ...(r.last ?? {}) },
+      `${r.finished ? 'finished' : 'stopped'} at step ${r.steps}/${r.totalSteps}; generator: ${r.runDir}/generator.safetensors` +
+        (r.finished ? '' : ` (continue with: gue train --out ${r.runDir} --resume)`),
+    );
+    return 0;
+  },
+};

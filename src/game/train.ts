@@ -1,0 +1,263 @@
+// Training a GUE generator: the outer loop over mini-batches, run folders, checkpoints and resume.
+// A run folder holds:
+//   options.json          resolved options, seed and versions
+//   metrics.jsonl         one line per outer step: f, g, q, λ, norms, inner product
+//   checkpoint.{safetensors,json}   generator + classifier + optimizer state + position (atomic; resumable)
+//   generator.{safetensors,json}    the trained generator and what it needs to be applied (ε, channels, width)
+import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator, Tensor, manualSeed, scope } from '../engine/index.js';
+import { TensorDataset, indexBatches, numBatches, subsetByIndices, type ImageDataset } from '../data/index.js';
+import { UNet, buildClassifier } from '../nn/models/index.js';
+import type { Module } from '../nn/module.js';
+import { loadCheckpointSync, saveCheckpointSync, writeFileAtomicSync, writeJsonAtomicSync } from '../io/index.js';
+import { GAME_DEFAULTS, GameSolver, type GameOptions, type StepMetrics } from './bome.js';
+import { silent, type EventSink } from '../util/events.js';
+import { versions } from '../util/versions.js';
+
+export interface TrainOptions extends GameOptions {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Surrogate classifier architecture (registry name). */
+  surrogate: string;
+  /** U-Net width (64 paper, 16 CPU). */
+  genWidth: number;
+  /** Fraction of the training set the generator sees (seeded subset), in (0, 1]. */
+  fraction: number;
+  /** Stop after this many outer steps in this invocation (0 = run to the end). */
+  maxSteps: number;
+  /** Seconds between checkpoints (also at every epoch end and at the end). */
+  checkpointEvery: number;
+  device: string;
+  memoryFormat: 'contiguous' | 'channelsLast';
+}
+
+export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
+  ...GAME_DEFAULTS,
+  epochs: 50,
+  batchSize: 256,
+  seed: 3,
+  surrogate: 'resnet18',
+  genWidth: 64,
+  fraction: 1,
+  maxSteps: 0,
+  checkpointEvery: 300,
+  device: 'cpu',
+  memoryFormat: 'channelsLast',
+});
+
+/** Options that must not change when a run is resumed. */
+const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
+  'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
+  'batchSize', 'seed', 'surrogate', 'genWidth', 'fraction',
+];
+
+export interface GeneratorMeta {
+  kind: 'gue-generator';
+  eps: number;
+  channels: number;
+  width: number;
+  imageShape: [number, number, number];
+  numClasses: number;
+  dataset: string;
+  steps: number;
+  options: Partial<TrainOptions>;
+  versions: Record<string, string | number | boolean>;
+}
+
+export interface TrainResult {
+  runDir: string;
+  steps: number;
+  totalSteps: number;
+  finished: boolean;
+  last: StepMetrics | null;
+}
+
+interface CheckpointMeta {
+  step: number;
+  options: TrainOptions;
+  genOpt: unknown;
+  clfOpt: unknown;
+  dataset: string;
+}
+
+/** The seeded subset of the training set the generator sees. */
+export function generatorSubset(ds: ImageDataset, fraction: number, seed: number): ImageDataset {
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`fraction must be in (0, 1], got ${fraction}`);
+  if (fraction === 1) return ds;
+  const n = ds.labels.length;
+  const k = Math.max(1, Math.round(n * fraction));
+  const order = randpermArray(n, seed).slice(0, k).sort((a, b) => a - b);
+  return subsetByIndices(ds, order, `${ds.source}[${(fraction * 100).toFixed(0)} % seeded subset]`);
+}
+
+function randpermArray(n: number, seed: number): number[] {
+  // Fisher–Yates driven by a seeded libtorch generator, so the subset is the same on every machine.
+  const g = new Generator(seed);
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = g.randint(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function stateOf(prefix: string, m: Module, into: Map<string, Tensor>): void {
+  for (const [k, t] of m.stateDict()) into.set(`${prefix}.${k}`, t);
+}
+function stateFor(prefix: string, all: Map<string, Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of all) if (k.startsWith(prefix + '.')) out.set(k.slice(prefix.length + 1), t);
+  return out;
+}
+
+export function saveGenerator(path: string, gen: UNet, meta: GeneratorMeta): void {
+  saveCheckpointSync(path, { tensors: gen.stateDict(), meta });
+}
+
+/** Loads a generator saved by `gue train` (generator.safetensors + generator.json). */
+export function loadGenerator(path: string, device = 'cpu'): { gen: UNet; meta: GeneratorMeta } {
+  const ck = loadCheckpointSync<GeneratorMeta>(path, { device });
+  try {
+    const meta = ck.meta;
+    if (meta?.kind !== 'gue-generator') throw new Error(`${ck.paths.sidecar}: not a gue generator (kind '${String(meta?.kind)}')`);
+    const gen = new UNet({ channels: meta.channels, width: meta.width });
+    if (device !== 'cpu') gen.to(device);
+    gen.loadStateDict(ck.tensors);
+    gen.eval();
+    return { gen, meta };
+  } finally {
+    for (const t of ck.tensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Trains a GUE generator on `train`, writing the run folder `runDir`. With resume, continues from the folder's
+ * checkpoint (the options fixed at the start must match; `epochs` may grow).
+ */
+export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent): TrainResult {
+  let o: TrainOptions = { ...TRAIN_DEFAULTS, ...opts };
+  const ckPath = join(runDir, 'checkpoint');
+  const hasCk = existsSync(join(runDir, 'checkpoint.json'));
+  if (resume && !hasCk) throw new Error(`${runDir}: nothing to resume (no checkpoint.json)`);
+  if (!resume && existsSync(runDir) && readdirSync(runDir).length > 0) {
+    throw new Error(`${runDir} already exists and is not empty; pass --resume to continue it or choose another --out`);
+  }
+  mkdirSync(runDir, { recursive: true });
+
+  let ck: ReturnType<typeof loadCheckpointSync<CheckpointMeta>> | null = null;
+  if (resume) {
+    ck = loadCheckpointSync<CheckpointMeta>(ckPath, { device: o.device });
+    const prev = ck.meta.options;
+    for (const k of FIXED_ON_RESUME) {
+      if (opts[k] !== undefined && JSON.stringify(opts[k]) !== JSON.stringify(prev[k])) {
+        for (const t of ck.tensors.values()) t.dispose();
+        throw new Error(`cannot resume with a different ${k} (run has ${JSON.stringify(prev[k])}, got ${JSON.stringify(opts[k])})`);
+      }
+    }
+    o = { ...prev, epochs: opts.epochs ?? prev.epochs, maxSteps: opts.maxSteps ?? 0, checkpointEvery: opts.checkpointEvery ?? prev.checkpointEvery, device: o.device };
+  }
+
+  const data = generatorSubset(train, o.fraction, o.seed);
+  const [c, h] = data.shape;
+  manualSeed(o.seed);
+  const initGen = new Generator(o.seed);
+  const gen = new UNet({ channels: c, width: o.genWidth, generator: initGen });
+  const clf = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
+  const scratch = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
+  for (const m of [gen, clf, scratch]) m.to({ device: o.device, memoryFormat: o.memoryFormat });
+  const solver = new GameSolver(gen, clf, scratch, o);
+  const tdata = new TensorDataset(data, o.device);
+  const perEpoch = numBatches(tdata.size, { batchSize: o.batchSize });
+  const totalSteps = perEpoch * o.epochs;
+  let step = 0;
+
+  const writeOptions = () =>
+    writeJsonAtomicSync(join(runDir, 'options.json'), { command: 'train', options: o, dataset: train.source, trainSize: tdata.size, versions: versions() });
+
+  if (ck !== null) {
+    gen.loadStateDict(stateFor('gen', ck.tensors));
+    clf.loadStateDict(stateFor('clf', ck.tensors));
+    solver.genOpt.loadStateDict({ state: stateFor('genopt', ck.tensors), hyper: ck.meta.genOpt } as never);
+    solver.clfOpt.loadStateDict({ state: stateFor('clfopt', ck.tensors), hyper: ck.meta.clfOpt } as never);
+    step = ck.meta.step;
+    for (const t of ck.tensors.values()) t.dispose();
+    // Keep exactly the metrics of the steps the checkpoint covers.
+    const mp = join(runDir, 'metrics.jsonl');
+    if (existsSync(mp)) {
+      const lines = readFileSync(mp, 'utf8').split('\n').filter((l) => l.trim() !== '');
+      const keep = lines.filter((l) => (JSON.parse(l) as { step: number }).step <= step);
+      writeFileAtomicSync(mp, keep.map((l) => l + '\n').join(''));
+    }
+    onEvent({ type: 'log', level: 'info', message: `resuming ${runDir} at step ${step}/${totalSteps}` });
+  }
+  writeOptions();
+
+  const saveState = () => {
+    scope(() => {
+      const tensors = new Map<string, Tensor>();
+      stateOf('gen', gen, tensors);
+      stateOf('clf', clf, tensors);
+      const g = solver.genOpt.stateDict();
+      const cl = solver.clfOpt.stateDict();
+      for (const [k, t] of g.state) tensors.set(`genopt.${k}`, t);
+      for (const [k, t] of cl.state) tensors.set(`clfopt.${k}`, t);
+      saveCheckpointSync(ckPath, { tensors, meta: { step, options: o, genOpt: g.hyper, clfOpt: cl.hyper, dataset: train.source } satisfies CheckpointMeta });
+    });
+  };
+  const genMeta = (): GeneratorMeta => ({
+    kind: 'gue-generator', eps: o.eps, channels: c, width: o.genWidth, imageShape: data.shape, numClasses: data.numClasses,
+    dataset: train.source, steps: step, options: o, versions: versions(),
+  });
+
+  let last: StepMetrics | null = null;
+  let lastSave = Date.now();
+  let ranThisCall = 0;
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  try {
+    while (step < totalSteps) {
+      if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
+      const epoch = Math.floor(step / perEpoch);
+      const within = step % perEpoch;
+      // The shuffle of each epoch comes from its own seeded generator, so a resumed run sees the same batches.
+      const shuffle = new Generator(o.seed * 1000 + epoch + 1);
+      let b = 0;
+      for (const idx of indexBatches(tdata.size, { batchSize: o.batchSize, shuffle: true, generator: shuffle })) {
+        if (b++ < within) continue;
+        if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
+        const t0 = Date.now();
+        const m = scope(() => {
+          const batch = tdata.batch(idx);
+          const x = o.memoryFormat === 'channelsLast' ? batch.x.contiguous('channelsLast') : batch.x;
+          return solver.step(x, batch.y);
+        });
+        step++;
+        ranThisCall++;
+        last = m;
+        appendFileSync(metricsPath, JSON.stringify({ step, epoch: epoch + 1, ...m, seconds: (Date.now() - t0) / 1000 }) + '\n');
+        onEvent({ type: 'progress', task: `gue epoch ${epoch + 1}/${o.epochs}`, step: step - epoch * perEpoch, total: perEpoch, metrics: { f: m.f, g: m.g, lambda: m.lambda } });
+        if (Date.now() - lastSave > o.checkpointEvery * 1000) {
+          saveState();
+          lastSave = Date.now();
+        }
+      }
+      if (step % perEpoch === 0 && step > 0 && last) {
+        onEvent({ type: 'epoch', task: 'gue', epoch: step / perEpoch, epochs: o.epochs, metrics: { f: last.f, g: last.g, q: last.q, lambda: last.lambda } });
+        saveState();
+        lastSave = Date.now();
+      }
+    }
+    saveState();
+    saveGenerator(join(runDir, 'generator'), gen, genMeta());
+    const finished = step >= totalSteps;
+    writeJsonAtomicSync(join(runDir, 'summary.json'), { steps: step, totalSteps, finished, last });
+    return { runDir, steps: step, totalSteps, finished, last };
+  } finally {
+    solver.dispose();
+    gen.dispose();
+    clf.dispose();
+    scratch.dispose();
+    tdata.dispose();
+  }
+}

@@ -1,0 +1,9 @@
+// gue: unlearnable examples (GUE, AAAI 2024) on libtorch.
+export * as engine from './engine/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * as data from './data/index.js';
+export * as game from './game/index.js';
+export * as victim from './victim/index.js';
+export * as io from './io/index.js';
+export type { GueEvent, EventSink } from './util/events.js';
