@@ -86,6 +86,11 @@ function sumDots(a: Tensor[], b: Tensor[]): number {
   return scope(() => cat(a.map((t, i) => t.mul(b[i]!).sum().reshape([1]))).sum().item());
 }
 
+/** The dynamic barrier's multiplier: λ = max(0, (η‖∇q‖² − ⟨∇f, ∇q⟩) / (‖∇q‖² + 1e-8)). */
+export function dynamicBarrierLambda(eta: number, gradQNormSq: number, dot: number): number {
+  return Math.max(0, (eta * gradQNormSq - dot) / (gradQNormSq + 1e-8));
+}
+
 export class GameSolver {
   readonly opts: GameOptions;
   readonly genOpt: SGD;
@@ -172,7 +177,7 @@ export class GameSolver {
 
       const normSq = sumSquares(b);
       const dot = sumDots(a, bt);
-      const lambda = Math.max(0, (o.eta * normSq - dot) / (normSq + 1e-8));
+      const lambda = dynamicBarrierLambda(o.eta, normSq, dot);
 
       this.genOpt.step(bw.map((t) => t.mul(lambda)));
       this.clfOpt.step(a.map((t, i) => t.add(bt[i]!.mul(lambda))));
