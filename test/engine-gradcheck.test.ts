@@ -1,8 +1,11 @@
 // Finite-difference gradient checks (float64, central differences) for every differentiable op.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { F, Generator, cat, grad, memory, scope, stack, tensor, where, type Tensor } from '../src/engine/index.js';
+import { F, Generator, cat, grad, memory, scope, setNumThreads, stack, tensor, where, type Tensor } from '../src/engine/index.js';
 import { distinctT, f64, gradcheck, randT, type GradFn, type GradcheckOptions } from './helpers/gradcheck.js';
+
+// The tensors here are tiny: one intra-op thread avoids libtorch's thread hand-off overhead (this process only).
+setNumThreads(1);
 
 /** Runs a gradient check inside a scope and checks that it was not vacuous. */
 function gc(name: string, fn: GradFn, mk: () => Tensor[], o: GradcheckOptions = {}): void {

@@ -38,6 +38,7 @@ export function subsetByIndices(ds: ImageDataset, indices: ArrayLike<number>, so
   const labels = ds.labels instanceof Int32Array ? new Int32Array(indices.length) : new Uint8Array(indices.length);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k]!;
+    if (!Number.isInteger(i) || i < 0 || i >= ds.labels.length) throw new RangeError(`${ds.source}: subset index ${i} is outside [0, ${ds.labels.length})`);
     images.set(ds.images.subarray(i * per, (i + 1) * per), k * per);
     labels[k] = ds.labels[i]!;
   }

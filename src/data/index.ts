@@ -5,3 +5,4 @@ export * from './cifar.js';
 export * from './augment.js';
 export * from './store.js';
 export * from './png.js';
+export * from './imagefolder.js';

@@ -1,0 +1,120 @@
+// The `gue` CLI as a user runs it: usage errors are messages (exit 2, no stack trace), failures leave no
+// partial output, and the main commands work end to end on a small case.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const GUE = join(ROOT, 'bin', 'gue.js');
+
+function gue(args: string[], timeout = 300_000) {
+  const r = spawnSync(process.execPath, [GUE, ...args], { encoding: 'utf8', timeout });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const noStack = (s: string) => assert.ok(!/\n\s+at .+:\d+:\d+/.test(s), `stack trace leaked:\n${s}`);
+
+test('usage errors: unknown command, unknown flag, bad values, missing required flags', () => {
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['demo', '--bogus'], /unknown flag --bogus/],
+    [['demo', '--gen-steps', 'ten'], /--gen-steps must be a number/],
+    [['demo', '--gen-steps', '1.5'], /--gen-steps must be an integer/],
+    [['demo', '--train-size', '3'], /--train-size must be at least 256/],
+    [['train', '--payoff', 'nope'], /--payoff must be one of surrogate, ce, ce-clip/],
+    [['evaluate'], /exactly one of --data/],
+    [['evaluate', '--clean', '--data', 'x'], /exactly one of --data/],
+    [['poison', '--out', 'x'], /--generator is required/],
+    [['train', '--dataset', 'cifar10'], /needs --data-dir/],
+    [['demo', 'extra'], /unexpected argument 'extra'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = gue(args);
+    assert.equal(r.code, 2, `${args.join(' ')} → exit ${r.code}\n${r.err}`);
+    assert.match(r.err, re, args.join(' '));
+    noStack(r.err);
+  }
+});
+
+test('runtime errors are one-line messages with exit 1 and leave originals intact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-cli-'));
+  try {
+    // A generator path that does not exist.
+    let r = gue(['poison', '--generator', join(dir, 'nope'), '--out', join(dir, 'p')]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /nope/);
+    noStack(r.err);
+    assert.equal(existsSync(join(dir, 'p', 'dataset.json')), false, 'no partial output');
+    // A corrupt Fashion-MNIST folder: the message names the file.
+    const bad = join(dir, 'fm');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'train-images-idx3-ubyte.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3]));
+    writeFileSync(join(bad, 'train-labels-idx1-ubyte.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3]));
+    r = gue(['evaluate', '--clean', '--data-dir', bad, '--epochs', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /train-images-idx3-ubyte\.gz.*corrupt gzip/);
+    noStack(r.err);
+    // Resume of a folder without a checkpoint.
+    r = gue(['train', '--out', join(dir, 'empty'), '--resume']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /nothing to resume/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('help for every command', () => {
+  for (const c of ['demo', 'train', 'poison', 'evaluate', 'info']) {
+    const r = gue([c, '--help']);
+    assert.equal(r.code, 0, c);
+    assert.match(r.out, /Usage: gue /);
+  }
+});
+
+test('train → poison → evaluate on a Fashion-MNIST subset, and demo --json', { skip: !existsSync('/usr/share/datasets/fashion-mnist') }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-cli-'));
+  try {
+    const run = join(dir, 'run');
+    let r = gue(['train', '--out', run, '--train-size', '512', '--epochs', '1', '--batch-size', '128', '--max-steps', '2', '--inner-steps', '2', '--path', 'fast', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const tr = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.equal(tr.steps, 2);
+    assert.equal(tr.finished, false);
+    for (const f of ['options.json', 'metrics.jsonl', 'checkpoint.json', 'checkpoint.safetensors', 'generator.json', 'generator.safetensors']) {
+      assert.ok(existsSync(join(run, f)), f);
+    }
+    r = gue(['train', '--out', run, '--resume', '--json', '--inner-steps', '3']);
+    assert.equal(r.code, 1, 'changing T on resume is refused');
+    assert.match(r.err, /different innerSteps/);
+    r = gue(['train', '--out', run, '--resume', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).steps, 4);
+
+    const prot = join(dir, 'protected');
+    r = gue(['poison', '--generator', run, '--out', prot, '--train-size', '512', '--json', '--png', join(dir, 'png')]);
+    assert.equal(r.code, 0, r.err);
+    const po = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.equal(po.images, 512);
+    assert.ok(po.linf255 <= 8);
+    assert.equal(readdirSync(join(dir, 'png')).length, 10);
+    r = gue(['poison', '--generator', run, '--out', prot, '--train-size', '512']);
+    assert.equal(r.code, 2, 'refuses to overwrite');
+
+    r = gue(['evaluate', '--data', prot, '--epochs', '1', '--json', '--out', join(dir, 'eval')]);
+    assert.equal(r.code, 0, r.err);
+    const ev = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.ok(ev.test_acc >= 0 && ev.test_acc <= 100);
+    assert.ok(existsSync(join(dir, 'eval', 'results.json')));
+
+    r = gue(['demo', '--train-size', '256', '--gen-steps', '2', '--victim-epochs', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const d = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.equal(typeof d.clean_acc, 'number');
+    assert.equal(typeof d.poisoned_acc, 'number');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
