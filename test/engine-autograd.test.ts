@@ -65,7 +65,6 @@ describe('backward() and .grad', () => {
   });
   test(
     'assigning a .grad of the wrong shape or dtype is rejected at assignment',
-    { todo: 'ENGINE DEFECT: the .grad setter (native setGrad) assigns mutable_grad() without validation, so x.grad = ones([5]) on a float64 [3] leaf is accepted (PyTorch raises "assigned grad has data of a different size/type") and the error only surfaces at the next backward()' },
     () => {
       scope(() => {
         const x = leaf([1, 2, 3]);

@@ -107,7 +107,6 @@ describe('op errors name the op', () => {
   });
   test(
     'elementwise / reduction errors name the public op (add, sum) rather than the native dispatcher',
-    { todo: 'ENGINE DEFECT: errors from Tensor.add/sub/mul/…, sum/mean/… and unary ops are prefixed with the native dispatcher name ("binary: …", "reduce: …", "unary: …"), and using a disposed tensor says only "tensor was already disposed", so the message does not name the op that failed' },
     () => {
       scope(() => {
         throwsError(() => f([2, 3]).add(f([4])), /\badd\b/);

@@ -260,7 +260,6 @@ describe('ops do not leak intermediate handles', () => {
   });
   test(
     'F.dropout (training) frees its temporaries',
-    { todo: 'ENGINE BUG (leak): F.dropout builds keepP as x.detach().mul(0).add(1-p) and never disposes the x.detach() and .mul(0) intermediates: +2 live handles per call beyond the output (freed only when an enclosing scope ends; forever outside scopes until GC)' },
     () => {
       const x = ones([2, 3]);
       try {
@@ -272,7 +271,6 @@ describe('ops do not leak intermediate handles', () => {
   );
   test(
     'clamp with one tensor bound and one number bound frees its temporary',
-    { todo: 'ENGINE BUG (leak): Tensor.clamp(tensor, number) / clamp(number, tensor) wraps the number with scalarLike() in a tracked Tensor that is never disposed: +1 live handle per call beyond the output' },
     () => {
       const x = ones([2, 3]);
       const y = ones([2, 3]);

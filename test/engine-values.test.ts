@@ -511,7 +511,6 @@ describe('reductions, sorting and selection values', () => {
   });
   test(
     'var / std with correction 2 divide by N−2',
-    { todo: 'ENGINE BUG: native varStd passes the int64 correction to the at::var/at::std overload taking `bool unbiased`, so any correction >= 1 acts as 1 (var([1,2,3,4,10], correction 2) gives 12.5, expected 50/3)' },
     () => {
       scope(() => {
         const x = f64([1, 2, 3, 4, 10]);
@@ -725,7 +724,6 @@ describe('elementwise and indexing values', () => {
   });
   test(
     'floorDiv of an integer tensor by a non-integer scalar',
-    { todo: 'ENGINE BUG: binaryScalar floorDiv builds the divisor with at::scalar_tensor(s, a.options()), i.e. in the integer dtype of a, so 2.5 becomes 2: arange(8).floorDiv(2.5) gives int64 [0,0,1,1,2,2,3,3]; torch.div(arange(8), 2.5, rounding_mode="floor") gives [0,0,0,1,1,2,2,2] (float), as does arange(8).floorDiv(tensor([2.5])) here' },
     () => {
       scope(() => {
         assert.deepEqual(arange(8).floorDiv(2.5).toArray(), [0, 0, 0, 1, 1, 2, 2, 2]);
@@ -734,7 +732,6 @@ describe('elementwise and indexing values', () => {
   );
   test(
     'in-place div_ by a scalar is true division',
-    { todo: 'ENGINE DEFECT: Tensor.div_(number) multiplies by 1/number, so it is not exactly division: float64 [5].div_(3) gives 1.6666666666666665, while [5].div(3) and 5/3 give 1.6666666666666667' },
     () => {
       scope(() => {
         const t = f64([5, 7, 10]);
@@ -745,7 +742,6 @@ describe('elementwise and indexing values', () => {
   );
   test(
     'interpolate bilinear with a non-integer scaleFactor uses the scale factor in the source-coordinate formula, as F.interpolate',
-    { todo: 'ENGINE DEFECT: interpolate() turns scaleFactor into an output size and drops the factor, so the kernel maps with in/out (5/7) instead of 1/scale (1/1.5) as torch F.interpolate(scale_factor=1.5, recompute_scale_factor=None) does: a 1x5 ramp 0..4 scaled by 1.5 gives [0, 0.571, 1.286, ...] instead of [0, 0.5, 1.1667, 1.8333, 2.5, 3.1667, 3.8333]' },
     () => {
       scope(() => {
         const x = arange(5, undefined, 1, { dtype: 'float64' }).reshape(1, 1, 1, 5);

@@ -179,18 +179,30 @@ c10::optional<at::Generator> Gen(const Napi::CallbackInfo& info, size_t i) {
   return *info[i].As<Napi::External<at::Generator>>().Data();
 }
 
+// Sub-op name for the generic dispatchers (unary/binary/reduce), used in error messages.
+thread_local const char* g_sub = nullptr;
+const char* UNARY_NAMES[] = {"neg", "exp", "log", "sqrt", "rsqrt", "abs", "sign", "relu", "sigmoid", "tanh", "gelu", "gelu",
+  "square", "floor", "ceil", "round", "logicalNot", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus", "trunc",
+  "isnan", "isfinite", "silu", "log2"};
+const char* BINARY_NAMES[] = {"add", "sub", "mul", "div", "pow", "minimum", "maximum", "eq", "ne", "lt", "le", "gt", "ge",
+  "logicalAnd", "logicalOr", "fmod", "rsub", "rdiv", "rpow", "logicalXor", "remainder", "floorDiv"};
+const char* REDUCE_NAMES[] = {"sum", "mean", "amax", "amin", "prod", "logsumexp", "all", "any", "norm", "countNonzero"};
+template <size_t N>
+const char* nameAt(const char* (&names)[N], int64_t i) { return (i >= 0 && static_cast<size_t>(i) < N) ? names[i] : nullptr; }
+
 // Wraps an op body: libtorch errors become JS Errors naming the op, never an abort.
 #define OP(name, ...)                                                             \
   Napi::Value name(const Napi::CallbackInfo& info) {                              \
     Napi::Env env = info.Env();                                                   \
+    g_sub = nullptr;                                                              \
     try {                                                                         \
       __VA_ARGS__                                                                 \
     } catch (const Napi::Error&) {                                                \
       throw;                                                                      \
     } catch (const c10::Error& e) {                                               \
-      throw Napi::Error::New(env, std::string(#name) + ": " + e.what_without_backtrace()); \
+      throw Napi::Error::New(env, std::string(g_sub ? g_sub : #name) + ": " + e.what_without_backtrace()); \
     } catch (const std::exception& e) {                                           \
-      throw Napi::Error::New(env, std::string(#name) + ": " + e.what());          \
+      throw Napi::Error::New(env, std::string(g_sub ? g_sub : #name) + ": " + e.what()); \
     }                                                                             \
   }
 
@@ -404,6 +416,7 @@ enum Unary {
   U_ISNAN, U_ISFINITE, U_SILU, U_LOG2
 };
 OP(unary, {
+  g_sub = nameAt(UNARY_NAMES, Int(info, 0));
   at::Tensor& t = T(info, 1);
   switch (Int(info, 0)) {
     case U_NEG: return wrap(env, t.neg());
@@ -486,12 +499,16 @@ at::Tensor binaryS(int64_t op, const at::Tensor& a, double sv) {
     case B_RDIV: return a.reciprocal().mul(sv);
     case B_RPOW: return at::pow(s, a);
     case B_REM: return a.remainder(s);
-    case B_FLOORDIV: return a.div(at::scalar_tensor(s, a.options()), "floor");
+    case B_FLOORDIV: return a.div(s, "floor");
   }
   throw OpError("unknown scalar binary op");
 }
-OP(binary, { return wrap(env, binaryT(Int(info, 0), T(info, 1), T(info, 2))); })
-OP(binaryScalar, { return wrap(env, binaryS(Int(info, 0), T(info, 1), Num(info, 2))); })
+OP(binary, {
+  g_sub = nameAt(BINARY_NAMES, Int(info, 0));
+  return wrap(env, binaryT(Int(info, 0), T(info, 1), T(info, 2))); })
+OP(binaryScalar, {
+  g_sub = nameAt(BINARY_NAMES, Int(info, 0));
+  return wrap(env, binaryS(Int(info, 0), T(info, 1), Num(info, 2))); })
 OP(clamp, {
   c10::optional<at::Scalar> lo, hi;
   if (!isNil(info[1])) lo = Num(info, 1);
@@ -507,6 +524,7 @@ enum Reduce { R_SUM, R_MEAN, R_AMAX, R_AMIN, R_PROD, R_LOGSUMEXP, R_ALL, R_ANY, 
 OP(reduce, {
   // (op, t, dims|null, keepdim)
   int64_t op = Int(info, 0);
+  g_sub = nameAt(REDUCE_NAMES, op);
   at::Tensor& t = T(info, 1);
   auto dims = OptInts(info, 2);
   bool keep = Bool(info, 3);
@@ -549,7 +567,8 @@ OP(varStd, {
   int64_t corr = Int(info, 3);
   bool keep = Bool(info, 4);
   at::OptionalIntArrayRef d = dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(c10::nullopt);
-  return wrap(env, isStd ? at::std(t, d, corr, keep) : at::var(t, d, corr, keep));
+  c10::optional<int64_t> c = corr;
+  return wrap(env, isStd ? at::std(t, d, c, keep) : at::var(t, d, c, keep));
 })
 OP(maxDim, { return wrapPair(env, T(info, 0).max(Int(info, 1), Bool(info, 2))); })
 OP(minDim, { return wrapPair(env, T(info, 0).min(Int(info, 1), Bool(info, 2))); })
@@ -593,8 +612,15 @@ OP(maxPool2d, {
   return wrap(env, at::max_pool2d(T(info, 0), Ints(info, 1), Ints(info, 2), Ints(info, 3), Ints(info, 4), Bool(info, 5)));
 })
 OP(adaptiveAvgPool2d, { return wrap(env, at::adaptive_avg_pool2d(T(info, 0), Ints(info, 1))); })
-OP(upsampleBilinear2d, { return wrap(env, at::upsample_bilinear2d(T(info, 0), Ints(info, 1), Bool(info, 2))); })
-OP(upsampleNearest2d, { return wrap(env, at::upsample_nearest2d(T(info, 0), Ints(info, 1))); })
+c10::optional<double> OptNum(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || isNil(info[i])) return c10::nullopt;
+  return Num(info, i);
+}
+// (x, size, alignCorners, scaleH|null, scaleW|null): scales as given to F.interpolate(scale_factor=...)
+OP(upsampleBilinear2d, {
+  return wrap(env, at::upsample_bilinear2d(T(info, 0), Ints(info, 1), Bool(info, 2), OptNum(info, 3), OptNum(info, 4)));
+})
+OP(upsampleNearest2d, { return wrap(env, at::upsample_nearest2d(T(info, 0), Ints(info, 1), OptNum(info, 2), OptNum(info, 3))); })
 OP(crossEntropy, {
   // (x, target, weight|null, reduction, ignoreIndex, labelSmoothing)
   return wrap(env, at::cross_entropy_loss(T(info, 0), T(info, 1), OptT(info, 2), Int(info, 3), Int(info, 4), Num(info, 5)));
@@ -636,6 +662,11 @@ OP(mul_, {
 OP(mulScalar_, {
   at::Tensor& t = T(info, 0);
   t.mul_(Sc(t, Num(info, 1)));
+  return env.Undefined();
+})
+OP(divScalar_, {
+  at::Tensor& t = T(info, 0);
+  t.div_(Sc(t, Num(info, 1)));
   return env.Undefined();
 })
 OP(div_, {
@@ -741,7 +772,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(adaptiveAvgPool2d); EXPORT(upsampleBilinear2d); EXPORT(upsampleNearest2d); EXPORT(crossEntropy);
   EXPORT(nllLoss); EXPORT(klDiv); EXPORT(mseLoss);
   EXPORT(copy_); EXPORT(zero_); EXPORT(fill_); EXPORT(add_); EXPORT(addScalar_); EXPORT(mul_); EXPORT(mulScalar_);
-  EXPORT(div_); EXPORT(addcmul_); EXPORT(addcdiv_); EXPORT(clamp_); EXPORT(lerp_); EXPORT(maximum_);
+  EXPORT(div_); EXPORT(divScalar_); EXPORT(addcmul_); EXPORT(addcdiv_); EXPORT(clamp_); EXPORT(lerp_); EXPORT(maximum_);
   EXPORT(setRequiresGrad); EXPORT(requiresGrad); EXPORT(isLeaf); EXPORT(getGrad); EXPORT(setGrad); EXPORT(backward);
   EXPORT(grad); EXPORT(setGradEnabled); EXPORT(isGradEnabled);
   EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(cudaAvailable); EXPORT(cudaDeviceCount); EXPORT(version);

@@ -1,5 +1,6 @@
 // `gue train`: trains a GUE generator by solving the attacker–victim game; writes a resumable run folder.
 import type { Command } from './main.js';
+import { UsageError } from './args.js';
 import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, gameOptions, loadSplit } from './common.js';
 import { trainGenerator } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
@@ -34,7 +35,7 @@ export const trainCommand: Command = {
   },
   run({ flags, given, out }) {
     const dir = flags.out as string | undefined;
-    if (!dir) throw new Error("--out <run-dir> is required (the run folder)");
+    if (!dir) throw new UsageError('--out <run-dir> is required (the run folder)');
     const train = loadSplit(flags, 'train');
     const resume = flags.resume === true;
     const opts = {

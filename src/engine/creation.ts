@@ -34,7 +34,19 @@ function inferShape(data: Nested): number[] {
     shape.push(cur.length);
     cur = cur[0] as Nested;
   }
+  checkRagged(data, shape, 0);
   return shape;
+}
+
+function checkRagged(v: Nested, shape: number[], depth: number): void {
+  if (depth === shape.length) {
+    if (Array.isArray(v)) throw new Error(`tensor(): ragged nested array (an array where a number was expected at depth ${depth})`);
+    return;
+  }
+  if (!Array.isArray(v) || v.length !== shape[depth]) {
+    throw new Error(`tensor(): ragged nested array (expected ${shape[depth]} elements at depth ${depth}, got ${Array.isArray(v) ? v.length : 'a number'})`);
+  }
+  for (const x of v) checkRagged(x, shape, depth + 1);
 }
 
 /**
@@ -45,10 +57,20 @@ export function tensor(data: TypedArray | Nested, opts: TensorOptions & { shape?
   if (ArrayBuffer.isView(data)) {
     const arr = data as TypedArray;
     const shape = checkShape(opts.shape ?? [arr.length]);
+    if (arr instanceof Uint16Array && (opts.dtype === 'float16' || opts.dtype === 'bfloat16')) {
+      return Tensor.wrap(native().fromBuffer(arr, shape, DTYPE_CODE[opts.dtype], dev(opts)));
+    }
     const natural = dtypeOfArray(arr);
     const want = opts.dtype ?? natural;
-    if (want === natural || (want === 'bool' && natural === 'uint8')) {
+    if (want === natural) {
       return Tensor.wrap(native().fromBuffer(arr, shape, DTYPE_CODE[want], dev(opts)));
+    }
+    if (want === 'bool') {
+      // Any non-zero value is true.
+      const tmp = Tensor.wrap(native().fromBuffer(arr, shape, DTYPE_CODE[natural], dev(opts)));
+      const out = tmp.ne(0);
+      tmp.dispose();
+      return out;
     }
     const tmp = Tensor.wrap(native().fromBuffer(arr, shape, DTYPE_CODE[natural], 'cpu'));
     const out = tmp.to({ dtype: want, device: dev(opts) });
@@ -64,10 +86,12 @@ export function tensor(data: TypedArray | Nested, opts: TensorOptions & { shape?
   switch (want) {
     case 'int64': arr = BigInt64Array.from(flat, (v) => BigInt(Math.trunc(Number(v)))); break;
     case 'int32': arr = Int32Array.from(flat, (v) => Number(v)); break;
-    case 'uint8': case 'bool': arr = Uint8Array.from(flat, (v) => Number(v)); break;
+    case 'uint8': arr = Uint8Array.from(flat, (v) => Number(v)); break;
+    case 'bool': arr = Uint8Array.from(flat, (v) => (v ? 1 : 0)); break;
     case 'float64': arr = Float64Array.from(flat, (v) => Number(v)); break;
     default: arr = Float32Array.from(flat, (v) => Number(v));
   }
+  if (want === 'bool') return Tensor.wrap(native().fromBuffer(arr, shape, DTYPE_CODE.bool, dev(opts)));
   return tensor(arr, { shape, dtype: want, device: opts.device });
 }
 

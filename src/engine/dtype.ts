@@ -52,5 +52,6 @@ export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof BigInt64Array) return 'int64';
   if (a instanceof Int32Array) return 'int32';
   if (a instanceof Uint8Array) return 'uint8';
+  if (a instanceof Uint16Array) throw new Error('a Uint16Array holds raw float16/bfloat16 bits: pass {dtype: \'float16\'} or {dtype: \'bfloat16\'}');
   throw new Error('unsupported TypedArray for tensor creation');
 }

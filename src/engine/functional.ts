@@ -78,12 +78,16 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
   const s = x.shape;
   if (s.length !== 4) throw new Error(`interpolate: expected a 4-d NCHW tensor, got shape [${s.join(', ')}]`);
   let size: [number, number];
+  // As F.interpolate(scale_factor=s): the output size is floor(in·s) and the coordinate map uses 1/s.
+  let scale: number | null = null;
   if (o.size !== undefined) size = pair(o.size);
-  else if (o.scaleFactor !== undefined) size = [Math.floor(s[2]! * o.scaleFactor), Math.floor(s[3]! * o.scaleFactor)];
-  else throw new Error('interpolate: give size or scaleFactor');
+  else if (o.scaleFactor !== undefined) {
+    size = [Math.floor(s[2]! * o.scaleFactor), Math.floor(s[3]! * o.scaleFactor)];
+    scale = o.scaleFactor;
+  } else throw new Error('interpolate: give size or scaleFactor');
   const mode = o.mode ?? 'nearest';
-  if (mode === 'bilinear') return Tensor.wrap(native().upsampleBilinear2d(x.handle, size, o.alignCorners ?? false));
-  if (mode === 'nearest') return Tensor.wrap(native().upsampleNearest2d(x.handle, size));
+  if (mode === 'bilinear') return Tensor.wrap(native().upsampleBilinear2d(x.handle, size, o.alignCorners ?? false, scale, scale));
+  if (mode === 'nearest') return Tensor.wrap(native().upsampleNearest2d(x.handle, size, scale, scale));
   throw new Error(`interpolate: unknown mode '${String(mode)}'`);
 }
 
@@ -97,13 +101,13 @@ export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generat
   if (p < 0 || p > 1) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x.mul(1);
   if (p === 1) return x.mul(0);
-  const keepP = x.detach().mul(0).add(1 - p);
+  const xd = x.detach();
+  const zero = xd.mul(0);
+  const keepP = zero.add(1 - p);
   const mask = bernoulli(keepP, generator);
   const scaled = mask.div(1 - p);
   const out = x.mul(scaled);
-  keepP.dispose();
-  mask.dispose();
-  scaled.dispose();
+  for (const t of [xd, zero, keepP, mask, scaled]) t.dispose();
   return out;
 }
 

@@ -3,6 +3,7 @@
 import { native, type Handle } from './native.js';
 import { DTYPE_CODE, dtypeFromCode, typedView, type DType, type TypedArray } from './dtype.js';
 import { registerTensorClass, track } from './scope.js';
+import type { Generator } from './random.js';
 
 const U = {
   neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, sign: 6, relu: 7, sigmoid: 8, tanh: 9, gelu: 10, geluTanh: 11,
@@ -47,7 +48,7 @@ export class Tensor {
 
   /** @internal The native handle; throws if disposed. */
   get handle(): Handle {
-    if (this.h === null) throw new Error('tensor was already disposed');
+    if (this.h === null) throw new Error(`${callerName()}: tensor was already disposed (by dispose() or at the end of the scope that created it; keep() what must outlive a scope)`);
     return this.h;
   }
   /** @internal */
@@ -314,7 +315,14 @@ export class Tensor {
   /** Clamp to [min, max]; either bound may be omitted (null/undefined) or be a tensor. */
   clamp(min?: number | Tensor | null, max?: number | Tensor | null): Tensor {
     if (min instanceof Tensor || max instanceof Tensor) {
-      return Tensor.wrap(native().clampTensor(this.handle, min instanceof Tensor ? min.handle : scalarLike(this, min), max instanceof Tensor ? max.handle : scalarLike(this, max)));
+      const lo = min instanceof Tensor ? null : scalarLike(this, min);
+      const hi = max instanceof Tensor ? null : scalarLike(this, max);
+      try {
+        return Tensor.wrap(native().clampTensor(this.handle, min instanceof Tensor ? min.handle : lo?.handle ?? null, max instanceof Tensor ? max.handle : hi?.handle ?? null));
+      } finally {
+        lo?.dispose();
+        hi?.dispose();
+      }
     }
     return Tensor.wrap(native().clamp(this.handle, min ?? null, max ?? null));
   }
@@ -404,7 +412,7 @@ export class Tensor {
     return this;
   }
   div_(o: Tensor | number): this {
-    if (typeof o === 'number') native().mulScalar_(this.handle, 1 / o);
+    if (typeof o === 'number') native().divScalar_(this.handle, o);
     else native().div_(this.handle, o.handle);
     return this;
   }
@@ -416,11 +424,11 @@ export class Tensor {
   lerp_(end: Tensor, weight: number): this { native().lerp_(this.handle, end.handle, weight); return this; }
   maximum_(o: Tensor): this { native().maximum_(this.handle, o.handle); return this; }
   /** In-place uniform fill (no grad), optionally from an explicit generator. */
-  uniform_(low = 0, high = 1, gen?: { handle: unknown } | null): this {
+  uniform_(low = 0, high = 1, gen?: Generator | null): this {
     native().fillRandom_(this.handle, 0, low, high, gen?.handle ?? null);
     return this;
   }
-  normal_(mean = 0, std = 1, gen?: { handle: unknown } | null): this {
+  normal_(mean = 0, std = 1, gen?: Generator | null): this {
     native().fillRandom_(this.handle, 1, mean, std, gen?.handle ?? null);
     return this;
   }
@@ -445,6 +453,12 @@ export class Tensor {
     return h === null ? null : new Tensor(h);
   }
   set grad(g: Tensor | null) {
+    if (g !== null) {
+      const a = g.shape, b = this.shape;
+      if (a.length !== b.length || a.some((v, i) => v !== b[i])) throw new Error(`grad: assigned gradient has shape [${a.join(', ')}] but the tensor has shape [${b.join(', ')}]`);
+      if (g.dtype !== this.dtype) throw new Error(`grad: assigned gradient has dtype ${g.dtype} but the tensor has dtype ${this.dtype}`);
+      if (g.device !== this.device) throw new Error(`grad: assigned gradient is on ${g.device} but the tensor is on ${this.device}`);
+    }
     native().setGrad(this.handle, g === null ? null : g.handle);
   }
   /** Backpropagates into the .grad of the leaves that require grad. */
@@ -453,9 +467,19 @@ export class Tensor {
   }
 }
 
-function scalarLike(t: Tensor, v: number | null | undefined): Handle | null {
+/** The public op that touched a disposed tensor, read from the stack (error path only). */
+function callerName(): string {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  for (const l of lines) {
+    const m = /at (?:new )?(?:[\w$]+\.)?([\w$]+) /.exec(l);
+    if (m && !['callerName', 'handle', 'get', 'un', 'bin', 'red', 'wrap'].includes(m[1]!) && !l.includes('get handle')) return m[1]!;
+  }
+  return 'tensor';
+}
+
+function scalarLike(t: Tensor, v: number | null | undefined): Tensor | null {
   if (v === null || v === undefined) return null;
-  return Tensor.wrap(native().full([], v, DTYPE_CODE[t.dtype], t.device)).handle;
+  return Tensor.wrap(native().full([], v, DTYPE_CODE[t.dtype], t.device));
 }
 
 registerTensorClass((x: unknown): x is Tensor => x instanceof Tensor);
