@@ -28,7 +28,7 @@ test('usage errors: unknown command, unknown flag, bad values, missing required 
     [['evaluate'], /exactly one of --data/],
     [['evaluate', '--clean', '--data', 'x'], /exactly one of --data/],
     [['poison', '--out', 'x'], /--generator is required/],
-    [['train', '--dataset', 'cifar10'], /needs --data-dir/],
+    [['train', '--out', 'x', '--dataset', 'cifar10'], /needs --data-dir/],
     [['demo', 'extra'], /unexpected argument 'extra'/],
   ];
   for (const [args, re] of cases) {

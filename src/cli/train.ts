@@ -1,6 +1,8 @@
 // `gue train`: trains a GUE generator by solving the attacker–victim game; writes a resumable run folder.
 import type { Command } from './main.js';
 import { UsageError } from './args.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, gameOptions, loadSplit } from './common.js';
 import { trainGenerator } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
@@ -36,8 +38,15 @@ export const trainCommand: Command = {
   run({ flags, given, out }) {
     const dir = flags.out as string | undefined;
     if (!dir) throw new UsageError('--out <run-dir> is required (the run folder)');
-    const train = loadSplit(flags, 'train');
     const resume = flags.resume === true;
+    // On resume the dataset flags default to the run's own (options.json), so the same data is used.
+    if (resume && existsSync(join(dir, 'options.json'))) {
+      const prev = JSON.parse(readFileSync(join(dir, 'options.json'), 'utf8')) as { data?: Record<string, unknown> | null };
+      for (const k of ['dataset', 'data-dir', 'train-size']) {
+        if (!given.has(k) && prev.data && prev.data[k] !== undefined && prev.data[k] !== null) flags[k] = prev.data[k] as string | number;
+      }
+    }
+    const train = loadSplit(flags, 'train');
     const opts = {
       ...gameOptions(flags),
       epochs: flags.epochs as number,
@@ -52,7 +61,8 @@ export const trainCommand: Command = {
     };
     // On resume only explicitly given flags are compared with the run's options.
     const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['epochs', 'maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
-    const r = trainGenerator(train, effective, dir, resume, out.sink);
+    const dataSpec = { dataset: flags.dataset, 'data-dir': flags['data-dir'] ?? null, 'train-size': flags['train-size'] };
+    const r = trainGenerator(train, effective, dir, resume, out.sink, dataSpec);
     out.result(
       { run: r.runDir, steps: r.steps, total_steps: r.totalSteps, finished: r.finished, ...(r.last ?? {}) },
       `${r.finished ? 'finished' : 'stopped'} at step ${r.steps}/${r.totalSteps}; generator: ${r.runDir}/generator.safetensors` +

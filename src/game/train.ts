@@ -76,6 +76,8 @@ export interface TrainResult {
 
 interface CheckpointMeta {
   step: number;
+  /** Identifies the generator's training data, so a resume on other data is refused. */
+  dataFingerprint: string;
   options: TrainOptions;
   genOpt: unknown;
   clfOpt: unknown;
@@ -101,6 +103,15 @@ function randpermArray(n: number, seed: number): number[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** Size, shape and a checksum of the images and labels. */
+export function dataFingerprint(ds: ImageDataset): string {
+  let h = 2166136261;
+  const step = Math.max(1, Math.floor(ds.images.length / 65536));
+  for (let i = 0; i < ds.images.length; i += step) h = Math.imul(h ^ ds.images[i]!, 16777619) >>> 0;
+  for (let i = 0; i < ds.labels.length; i++) h = Math.imul(h ^ ds.labels[i]!, 16777619) >>> 0;
+  return `${ds.labels.length}×[${ds.shape.join(',')}] #${h.toString(16)}`;
 }
 
 function stateOf(prefix: string, m: Module, into: Map<string, Tensor>): void {
@@ -136,7 +147,7 @@ export function loadGenerator(path: string, device = 'cpu'): { gen: UNet; meta: 
  * Trains a GUE generator on `train`, writing the run folder `runDir`. With resume, continues from the folder's
  * checkpoint (the options fixed at the start must match; `epochs` may grow).
  */
-export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent): TrainResult {
+export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent, dataSpec?: Record<string, unknown>): TrainResult {
   let o: TrainOptions = { ...TRAIN_DEFAULTS, ...opts };
   const ckPath = join(runDir, 'checkpoint');
   const hasCk = existsSync(join(runDir, 'checkpoint.json'));
@@ -160,6 +171,11 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
   }
 
   const data = generatorSubset(train, o.fraction, o.seed);
+  const fingerprint = dataFingerprint(data);
+  if (ck !== null && ck.meta.dataFingerprint !== fingerprint) {
+    for (const t of ck.tensors.values()) t.dispose();
+    throw new Error(`cannot resume on different training data (the run used ${ck.meta.dataFingerprint}; got ${fingerprint}); pass the same --dataset, --data-dir and --train-size`);
+  }
   const [c, h] = data.shape;
   manualSeed(o.seed);
   const initGen = new Generator(o.seed);
@@ -174,7 +190,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
   let step = 0;
 
   const writeOptions = () =>
-    writeJsonAtomicSync(join(runDir, 'options.json'), { command: 'train', options: o, dataset: train.source, trainSize: tdata.size, versions: versions() });
+    writeJsonAtomicSync(join(runDir, 'options.json'), { command: 'train', options: o, dataset: train.source, trainSize: tdata.size, data: dataSpec ?? null, versions: versions() });
 
   if (ck !== null) {
     gen.loadStateDict(stateFor('gen', ck.tensors));
@@ -203,7 +219,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       const cl = solver.clfOpt.stateDict();
       for (const [k, t] of g.state) tensors.set(`genopt.${k}`, t);
       for (const [k, t] of cl.state) tensors.set(`clfopt.${k}`, t);
-      saveCheckpointSync(ckPath, { tensors, meta: { step, options: o, genOpt: g.hyper, clfOpt: cl.hyper, dataset: train.source } satisfies CheckpointMeta });
+      saveCheckpointSync(ckPath, { tensors, meta: { step, dataFingerprint: fingerprint, options: o, genOpt: g.hyper, clfOpt: cl.hyper, dataset: train.source } satisfies CheckpointMeta });
     });
   };
   const genMeta = (): GeneratorMeta => ({
