@@ -11,7 +11,7 @@ import { CLASSIFIERS } from '../nn/models/index.js';
 const FLAG_OF: Record<string, string> = {
   eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
-  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed',
+  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs',
 };
 
 export const trainCommand: Command = {
@@ -60,7 +60,7 @@ export const trainCommand: Command = {
       device: flags.device as string,
     };
     // On resume only explicitly given flags are compared with the run's options.
-    const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['epochs', 'maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
+    const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
     const dataSpec = { dataset: flags.dataset, 'data-dir': flags['data-dir'] ?? null, 'train-size': flags['train-size'] };
     const r = trainGenerator(train, effective, dir, resume, out.sink, dataSpec);
     out.result(
