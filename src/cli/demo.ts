@@ -12,6 +12,7 @@ import { poisonDataset } from '../attacks/index.js';
 import { trainVictim, scaledMilestones } from '../victim/index.js';
 import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
+import { CLASSIFIERS } from '../nn/models/index.js';
 
 export const demoCommand: Command = {
   spec: {
@@ -20,7 +21,8 @@ export const demoCommand: Command = {
     usage: 'gue demo [--train-size N] [--gen-steps N] [--victim-epochs N] [--out DIR] [--json]',
     flags: {
       'train-size': { type: 'int', description: 'training images (seeded subset of the 60k)', default: 10000, min: 256 },
-      'gen-steps': { type: 'int', description: 'outer steps of the game', default: 150, min: 1 },
+      'gen-steps': { type: 'int', description: 'outer steps of the game', default: 100, min: 1 },
+      surrogate: { type: 'string', description: 'surrogate classifier of the game', default: 'half-cnn', choices: Object.keys(CLASSIFIERS) },
       'victim-epochs': { type: 'int', description: 'epochs of each victim', default: 4, min: 1 },
       eps: { type: 'number', description: 'L∞ budget in 1/255 units', default: 8, min: 0.5, max: 255 },
       seed: { type: 'int', description: 'seed', default: 3, min: 0 },
@@ -43,10 +45,10 @@ export const demoCommand: Command = {
     const batchSize = 256;
     const epochs = Math.ceil(steps / numBatches(train.labels.length, { batchSize }));
     const runDir = (flags.out as string | undefined) ?? join(mkdtempSync(join(tmpdir(), 'gue-demo-')), 'run');
-    out.sink({ type: 'log', level: 'info', message: `1/4 training a GUE generator: ${steps} outer steps on ${train.labels.length} Fashion-MNIST images (U-Net width 16, small-CNN surrogate, fast path)` });
+    out.sink({ type: 'log', level: 'info', message: `1/4 training a GUE generator: ${steps} outer steps on ${train.labels.length} Fashion-MNIST images (U-Net width 16, ${flags.surrogate as string} surrogate, fast path)` });
     try {
       trainGenerator(train, {
-        eps, epochs, maxSteps: steps, batchSize, surrogate: 'small-cnn', genWidth: 16, seed, device, path: 'fast', checkpointEvery: 1e9,
+        eps, epochs, maxSteps: steps, batchSize, surrogate: flags.surrogate as string, genWidth: 16, seed, device, path: 'fast', checkpointEvery: 1e9,
       }, runDir, false, out.sink);
       const { gen } = loadGenerator(join(runDir, 'generator'), device);
       out.sink({ type: 'log', level: 'info', message: '2/4 protecting the training set' });

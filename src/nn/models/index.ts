@@ -22,6 +22,10 @@ export const CLASSIFIERS: Readonly<Record<string, { describe: string; build: (s:
     describe: 'two conv-BN-ReLU stages (32, 64) + MLP; CPU-sized, for 28×28 / 32×32',
     build: (s: ClassifierSpec) => new SmallCNN({ inChannels: s.inChannels, numClasses: s.numClasses, imageSize: s.imageSize, generator: s.generator }),
   },
+  'half-cnn': {
+    describe: 'the small CNN at width 16 (about 4× cheaper): a CPU surrogate for the game',
+    build: (s: ClassifierSpec) => new SmallCNN({ inChannels: s.inChannels, numClasses: s.numClasses, imageSize: s.imageSize, width: 16, generator: s.generator }),
+  },
   'tiny-cnn': {
     describe: 'the small CNN at width 8: for tests and quick experiments on tiny images',
     build: (s: ClassifierSpec) => new SmallCNN({ inChannels: s.inChannels, numClasses: s.numClasses, imageSize: s.imageSize, width: 8, generator: s.generator }),
