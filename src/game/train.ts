@@ -3,7 +3,8 @@
 //   options.json          resolved options, seed and versions
 //   metrics.jsonl         one line per outer step: f, g, q, λ, norms, inner product
 //   checkpoint.{safetensors,json}   generator + classifier + optimizer state + position (atomic; resumable)
-//   generator.{safetensors,json}    the trained generator and what it needs to be applied (ε, channels, width)
+//   generator.{safetensors,json}    the generator as of the latest checkpoint, with what it needs to be applied
+//                                   (ε, channels, width): a killed run leaves a usable generator
 import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, Tensor, manualSeed, scope } from '../engine/index.js';
@@ -221,6 +222,8 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       for (const [k, t] of cl.state) tensors.set(`clfopt.${k}`, t);
       saveCheckpointSync(ckPath, { tensors, meta: { step, dataFingerprint: fingerprint, options: o, genOpt: g.hyper, clfOpt: cl.hyper, dataset: train.source } satisfies CheckpointMeta });
     });
+    // The generator of the latest checkpoint is usable on its own, even if the run is killed later.
+    saveGenerator(join(runDir, 'generator'), gen, genMeta());
   };
   const genMeta = (): GeneratorMeta => ({
     kind: 'gue-generator', eps: o.eps, channels: c, width: o.genWidth, imageShape: data.shape, numClasses: data.numClasses,
@@ -265,7 +268,6 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       }
     }
     saveState();
-    saveGenerator(join(runDir, 'generator'), gen, genMeta());
     const finished = step >= totalSteps;
     writeJsonAtomicSync(join(runDir, 'summary.json'), { steps: step, totalSteps, finished, last });
     return { runDir, steps: step, totalSteps, finished, last };
