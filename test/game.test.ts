@@ -10,7 +10,7 @@ import { Module } from '../src/nn/module.js';
 import { Conv2d, Linear } from '../src/nn/layers.js';
 import { SmallCNN, UNet } from '../src/nn/models/index.js';
 import { GameSolver, dynamicBarrierLambda, poisonBatch, surrogatePayoff, trainGenerator, loadGenerator } from '../src/game/index.js';
-import { poisonDataset } from '../src/attacks/index.js';
+import { poisonDataset, generatorPerturbation } from '../src/attacks/index.js';
 import { loadCheckpointSync } from '../src/io/index.js';
 import type { ImageDataset } from '../src/data/index.js';
 
@@ -157,7 +157,7 @@ test('the perturbation never exceeds ε, before and after uint8 quantization', (
   for (let i = 0; i < images.length; i++) images[i] = (i * 37) % 256;
   const ds: ImageDataset = { images, labels: new Uint8Array(n), shape: [1, 12, 12], numClasses: 10, source: 'synthetic' };
   for (const quantization of ['round', 'floor'] as const) {
-    const { dataset, report } = poisonDataset(ds, (xx) => gen.forward(xx).mul(eps), { eps, quantization, batchSize: 16, device: 'cpu' });
+    const { dataset, report } = poisonDataset(ds, generatorPerturbation(gen, eps), { eps, quantization, batchSize: 16, device: 'cpu' });
     let maxd = 0;
     for (let i = 0; i < images.length; i++) maxd = Math.max(maxd, Math.abs(dataset.images[i]! - images[i]!));
     assert.ok(maxd <= 8, `${quantization}: max |Δ| ${maxd}/255`);

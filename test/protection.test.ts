@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Generator, Tensor, noGrad, randn, randint, rand, scope } from '../src/engine/index.js';
 import { trainGenerator, loadGenerator } from '../src/game/index.js';
-import { poisonDataset } from '../src/attacks/index.js';
+import { poisonDataset, generatorPerturbation } from '../src/attacks/index.js';
 import { trainVictim } from '../src/victim/index.js';
 import type { ImageDataset } from '../src/data/index.js';
 
@@ -35,7 +35,7 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
   try {
     trainGenerator(train, { eps, surrogate: 'tiny-cnn', genWidth: 4, batchSize: 128, epochs: 100, maxSteps: 300, seed: 1, path: 'fast', lrInner: 1e-3, checkpointEvery: 1e9 }, dir);
     const { gen } = loadGenerator(join(dir, 'generator'));
-    const { dataset: protectedSet, report } = poisonDataset(train, (x) => gen.forward(x).mul(eps), { eps, quantization: 'round', batchSize: 512, device: 'cpu' });
+    const { dataset: protectedSet, report } = poisonDataset(train, generatorPerturbation(gen, eps), { eps, quantization: 'round', batchSize: 512, device: 'cpu' });
     gen.dispose();
     assert.ok(report.linf255 <= 32);
     const noiseGen = new Generator(77);

@@ -28,6 +28,11 @@ export interface PoisonReport {
 /** Perturbation source: given a float batch in [0,1] (NCHW) and its dataset indices, returns δ (same shape). */
 export type PerturbFn = (x: Tensor, index: Tensor, y: Tensor) => Tensor;
 
+/** The perturbation of a trained generator: δ = ε·G(x) (its eval/train mode is the caller's). */
+export function generatorPerturbation(gen: { forward(x: Tensor): Tensor }, eps: number): PerturbFn {
+  return (x) => scope(() => gen.forward(x).mul(eps));
+}
+
 /** Applies δ from `perturb` to every image, quantizes, and checks the bound. Returns a new dataset. */
 export function poisonDataset(ds: ImageDataset, perturb: PerturbFn, o: PoisonOptions, onEvent: EventSink = silent, task = 'protect'): { dataset: ImageDataset; report: PoisonReport } {
   if (!(o.eps > 0 && o.eps <= 1)) throw new Error(`eps must be in (0, 1], got ${o.eps}`);

@@ -8,7 +8,7 @@ import type { Command } from './main.js';
 import { DEVICE_FLAG } from './common.js';
 import { FASHION_MNIST_DIR, loadIdxDataset } from '../data/index.js';
 import { trainGenerator, loadGenerator, generatorSubset } from '../game/index.js';
-import { poisonDataset } from '../attacks/index.js';
+import { poisonDataset, generatorPerturbation } from '../attacks/index.js';
 import { trainVictim, scaledMilestones } from '../victim/index.js';
 import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
@@ -55,7 +55,7 @@ export const demoCommand: Command = {
       let protectedSet;
       let report;
       try {
-        ({ dataset: protectedSet, report } = poisonDataset(train, (x) => gen.forward(x).mul(eps), { eps, quantization: 'round', batchSize: 500, device }, out.sink));
+        ({ dataset: protectedSet, report } = poisonDataset(train, generatorPerturbation(gen, eps), { eps, quantization: 'round', batchSize: 500, device }, out.sink));
       } finally {
         gen.dispose();
       }

@@ -2,7 +2,7 @@
 import type { Command } from './main.js';
 import { DATA_FLAGS, DEVICE_FLAG, loadSplit } from './common.js';
 import { loadGenerator } from '../game/index.js';
-import { poisonDataset } from '../attacks/index.js';
+import { poisonDataset, generatorPerturbation } from '../attacks/index.js';
 import { saveDataset, exportPng, isStoredDataset } from '../data/index.js';
 import { versions } from '../util/versions.js';
 import { UsageError } from './args.js';
@@ -37,7 +37,7 @@ export const poisonCommand: Command = {
     try {
       const ds = loadSplit(flags, flags.split as 'train' | 'test');
       if (ds.shape[0] !== meta.channels) throw new UsageError(`the generator takes ${meta.channels}-channel images but the dataset has ${ds.shape[0]}`);
-      const { dataset, report } = poisonDataset(ds, (x) => gen.forward(x).mul(meta.eps), {
+      const { dataset, report } = poisonDataset(ds, generatorPerturbation(gen, meta.eps), {
         eps: meta.eps, quantization: flags.quantization as 'round' | 'floor', batchSize: flags['batch-size'] as number, device: flags.device as string,
       }, out.sink, 'protect');
       saveDataset(dir, dataset, {

@@ -13,7 +13,7 @@
 // path 'fast' computes P_w(x) once per outer step: detached for the inner loop, with its graph for q.
 // The gradients are identical (train-mode BN on the same batch gives the same output); only the
 // generator's BN running statistics are updated once instead of T + 2 times.
-import { F, Tensor, cat, grad, noGrad, scope } from '../engine/index.js';
+import { F, Tensor, cat, grad, scope } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import { Adam, SGD } from '../optim/index.js';
 import { payoff, type PayoffName } from './payoffs.js';
@@ -201,15 +201,3 @@ export class GameSolver {
     this.clfOpt.dispose();
   }
 }
-
-/** Applies a trained generator in eval mode: clamp(x + ε·G(x), 0, 1), without gradients. */
-export function protectBatch(gen: Module, x: Tensor, eps: number): Tensor {
-  const was = gen.training;
-  gen.eval();
-  try {
-    return noGrad(() => poisonBatch(gen, x, eps));
-  } finally {
-    gen.train(was);
-  }
-}
-

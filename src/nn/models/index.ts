@@ -5,7 +5,7 @@ import { UNet } from './unet.js';
 import { resnet18 } from './resnet.js';
 import { SmallCNN, SmallResNet } from './small-cnn.js';
 
-export { UNet, perturb, poisonImages } from './unet.js';
+export { UNet } from './unet.js';
 export type { UNetOptions } from './unet.js';
 export { ResNet, BasicBlock, resnet18 } from './resnet.js';
 export { SmallCNN, SmallResNet } from './small-cnn.js';

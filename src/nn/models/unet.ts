@@ -77,11 +77,3 @@ export class UNet extends Module {
     });
   }
 }
-
-/** δ = ε·G(x) and the protected image clamp(x + δ, 0, 1). */
-export function perturb(gen: Module, x: Tensor, eps: number): Tensor {
-  return scope(() => gen.forward(x).mul(eps));
-}
-export function poisonImages(gen: Module, x: Tensor, eps: number): Tensor {
-  return scope(() => x.add(gen.forward(x).mul(eps)).clamp(0, 1));
-}
