@@ -1,1 +1,3 @@
 export * from './poison.js';
+export * from './types.js';
+export * from './registry.js';

@@ -1,0 +1,40 @@
+// Random noise: the control. Per-sample noise fixed by the seed: uniform U[−ε, ε] or ±ε per pixel under
+// L∞, or Gaussian scaled to norm ε per image under L2. It should barely hurt a victim.
+import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad } from '../engine/index.js';
+import type { Attack } from './types.js';
+
+export const randomNoise: Attack = {
+  name: 'random',
+  title: 'random noise (control): per-sample uniform or ±ε noise (L∞), or Gaussian scaled to ε (L2)',
+  cite: 'the control used throughout the literature, e.g. Huang et al., "Unlearnable Examples", ICLR 2021',
+  norms: ['linf', 'l2'],
+  options: {
+    kind: { type: 'string', description: "L∞ noise: 'uniform' (U[−ε, ε]) or 'sign' (each pixel ±ε)", default: 'uniform', choices: ['uniform', 'sign'] },
+  },
+  prepare(ctx, options) {
+    const [c, h, w] = ctx.train.shape;
+    const n = ctx.train.labels.length;
+    const g = new Generator(ctx.seed);
+    const table: Tensor = noGrad(() =>
+      keep(
+        scope(() => {
+          let d: Tensor;
+          if (ctx.norm === 'l2') {
+            const z = randn([n, c, h, w], { generator: g });
+            d = z.div(z.reshape([n, c * h * w]).norm([1]).reshape([n, 1, 1, 1]).add(1e-12)).mul(ctx.eps);
+          } else if (options.kind === 'sign') {
+            d = randint(0, 2, [n, c, h, w], { generator: g }).to('float32').mul(2 * ctx.eps).sub(ctx.eps);
+          } else {
+            d = rand([n, c, h, w], { generator: g }).mul(2 * ctx.eps).sub(ctx.eps);
+          }
+          return ctx.device === 'cpu' ? d : d.to({ device: ctx.device });
+        }),
+      ),
+    );
+    return {
+      perturb: (_x, index) => table.indexSelect(0, index),
+      meta: { kind: ctx.norm === 'l2' ? 'gaussian' : options.kind },
+      dispose: () => table.dispose(),
+    };
+  },
+};
