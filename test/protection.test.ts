@@ -6,30 +6,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Generator, Tensor, noGrad, randn, randint, rand, scope } from '../src/engine/index.js';
+import { Generator, rand, randn } from '../src/engine/index.js';
+import { syntheticDataset } from './helpers/synthetic.js';
 import { trainGenerator, loadGenerator } from '../src/game/index.js';
 import { poisonDataset, generatorPerturbation } from '../src/attacks/index.js';
 import { trainVictim } from '../src/victim/index.js';
 import type { ImageDataset } from '../src/data/index.js';
 
-/** 4 classes of 8×8 images: a faint class template (±0.12) under Gaussian noise (σ 0.25) around 0.5. */
-function synthetic(n: number, seed: number, templates: Tensor): ImageDataset {
-  const g = new Generator(seed);
-  return noGrad(() =>
-    scope(() => {
-      const y = randint(0, 4, [n], { generator: g });
-      const x = templates.indexSelect(0, y).mul(0.12).add(randn([n, 1, 8, 8], { generator: g }).mul(0.25)).add(0.5).clamp(0, 1).mul(255).round().to('uint8');
-      return { images: new Uint8Array(x.toTypedArray() as Uint8Array), labels: Uint8Array.from(y.toArray()), shape: [1, 8, 8] as [number, number, number], numClasses: 4, source: 'synthetic' };
-    }),
-  );
-}
-
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 
 test('GUE protection lowers victim accuracy on a seeded synthetic task; random noise does not', (t) => {
   const templates = randn([4, 1, 8, 8], { generator: new Generator(123) }).sign().keep();
-  const train = synthetic(2048, 1, templates);
-  const test = synthetic(1024, 2, templates);
+  const train = syntheticDataset(2048, 1, templates);
+  const test = syntheticDataset(1024, 2, templates);
   const eps = 32 / 255;
   const dir = mkdtempSync(join(tmpdir(), 'gue-protect-'));
   try {
