@@ -13,9 +13,10 @@ reference notes /work/shared/reference/gue-official-code.md §2, not copied from
   5. generator SGD(0.1) with grad lambda b_w; classifier SGD(0.01) with grad a + lambda b_theta.
 P_w(x) = clamp(x + eps * G_w(x), 0, 1), eps = 8/255.
 
-Settings (batch 128 by default, U-Net width 16 generator):
+Settings (batch 128 by default; U-Net width 16 unless noted):
   fmnist_smallcnn: 28x28x1 inputs, SmallCNN surrogate (as src/nn/models/small-cnn.ts, width 32)
   cifar_resnet18:  32x32x3 inputs, ResNet-18 CIFAR variant (as src/nn/models/resnet.ts)
+  cifar_resnet18_w64: as cifar_resnet18 with the paper's width-64 U-Net
 Default layout (NCHW), one thread per core. Sanity check: after the first step lambda is finite and >= 0.
 Prints one JSON line: {"<setting>": steps/s, "<setting>_img_s": images/s, "<setting>_lambda": lambda, "rss_mb": ...}.
 Run with Debian's /usr/bin/python3 (python3-torch), jemalloc preloaded by the caller.
@@ -184,8 +185,9 @@ class AuthorsStep:
 
 
 SETTINGS = {
-    'fmnist_smallcnn': dict(c=1, size=28, clf=lambda: SmallCNN(cin=1, width=32, image_size=28)),
-    'cifar_resnet18': dict(c=3, size=32, clf=lambda: ResNet18(cin=3)),
+    'fmnist_smallcnn': dict(c=1, size=28, width=16, clf=lambda: SmallCNN(cin=1, width=32, image_size=28)),
+    'cifar_resnet18': dict(c=3, size=32, width=16, clf=lambda: ResNet18(cin=3)),
+    'cifar_resnet18_w64': dict(c=3, size=32, width=64, clf=lambda: ResNet18(cin=3)),
 }
 
 
@@ -197,7 +199,7 @@ def main():
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--inner', type=int, default=10, help='inner Adam steps T')
     ap.add_argument('--threads', type=int, default=os.cpu_count())
-    ap.add_argument('--settings', default='fmnist_smallcnn,cifar_resnet18')
+    ap.add_argument('--settings', default=','.join(SETTINGS))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -209,7 +211,7 @@ def main():
         B = a.batch
         x = torch.rand(B, s['c'], s['size'], s['size'])
         y = torch.randint(0, 10, (B,))
-        solver = AuthorsStep(UNet(cin=s['c'], width=16), s['clf'](), T=a.inner)
+        solver = AuthorsStep(UNet(cin=s['c'], width=s['width']), s['clf'](), T=a.inner)
         m = solver.step(x, y)
         # Sanity check on the first step: the barrier multiplier is finite and non-negative.
         if not (math.isfinite(m['lambda']) and m['lambda'] >= 0):

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
-import { Generator, scope, tensor, type Tensor } from '../src/engine/index.js';
+import { Generator, memory, scope, tensor, type Tensor } from '../src/engine/index.js';
 import {
   DataError,
   FASHION_MNIST_DIR,
@@ -374,7 +374,7 @@ describe('loader', () => {
     // one generator over two epochs: the second epoch is a fresh permutation
     const two = scope(() => {
       const gen = new Generator(42);
-      const e = (): number[] => [...indexBatches(n, { batchSize: 5, shuffle: true, generator: gen })].flatMap((b) => b.toArray());
+      const e = (): number[] => Array.from(indexBatches(n, { batchSize: 5, shuffle: true, generator: gen }), (b) => b.toArray() as number[]).flat();
       return [e(), e()];
     });
     assert.deepEqual(two[0], a.flat());
@@ -391,6 +391,10 @@ describe('loader', () => {
     assert.equal(numBatches(20, { batchSize: 5 }), 4);
     assert.equal(numBatches(21, { batchSize: 5 }), 5);
     assert.deepEqual(epoch(4, 10, 1, true), []);
+    const live = memory().tensors;
+    for (const b of indexBatches(100, { batchSize: 7, shuffle: true, generator: new Generator(1) })) assert.equal(b.shape.length, 1);
+    for (const b of indexBatches(100, { batchSize: 7 })) if (b.shape[0] === 7) break;
+    assert.equal(memory().tensors, live, 'index batches are freed as the loop advances or ends');
     assert.throws(() => [...indexBatches(10, { batchSize: 0 })], /batch size/);
     assert.throws(() => [...indexBatches(10, { batchSize: 2.5 })], /batch size/);
   });

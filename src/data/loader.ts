@@ -47,7 +47,10 @@ export interface LoaderOptions {
   dropLast?: boolean;
 }
 
-/** Index batches for one epoch: int64 tensors of at most batchSize indices. */
+/**
+ * Index batches for one epoch: int64 tensors of at most batchSize indices. Each batch is valid until the
+ * iterator advances (or the loop ends): it is freed then, so loops leak nothing. clone() one to keep it.
+ */
 export function* indexBatches(n: number, o: LoaderOptions): IterableIterator<Tensor> {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`batch size must be a positive integer, got ${o.batchSize}`);
   const order = o.shuffle ? randperm(n, { generator: o.generator }) : arange(n);
@@ -55,7 +58,12 @@ export function* indexBatches(n: number, o: LoaderOptions): IterableIterator<Ten
     for (let s = 0; s < n; s += o.batchSize) {
       const len = Math.min(o.batchSize, n - s);
       if (o.dropLast && len < o.batchSize) break;
-      yield order.narrow(0, s, len);
+      const b = order.narrow(0, s, len);
+      try {
+        yield b;
+      } finally {
+        b.dispose();
+      }
     }
   } finally {
     order.dispose();

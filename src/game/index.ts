@@ -1,3 +1,4 @@
 export * from './payoffs.js';
 export * from './bome.js';
 export * from './train.js';
+export * from './proxy.js';
