@@ -35,6 +35,12 @@ export async function createOnnxBackend(path: string, opts: OnnxBackendOptions =
     const code = (e as NodeJS.ErrnoException).code;
     throw new OnnxModelError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${(e as Error).message})`);
   }
+  return createOnnxBackendFromBytes(bytes, path, opts);
+}
+
+/** As createOnnxBackend, from the model's bytes; `what` names it in errors. */
+export async function createOnnxBackendFromBytes(bytes: Uint8Array, what: string, opts: OnnxBackendOptions = {}): Promise<OnnxBackend> {
+  const path = what;
   const meta = readGueOnnxMeta(bytes, path);
   const threads = opts.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
