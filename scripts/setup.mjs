@@ -7,7 +7,7 @@
 //  4. TypeScript (tsc).
 // On non-Debian systems it stops with a message that says what to install.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,8 +55,12 @@ if (hasApt) {
 }
 
 // ---------------------------------------------------------------- npm dependencies
-if (!existsSync(join(root, 'node_modules', 'typescript')) || !existsSync(join(root, 'node_modules', 'node-addon-api'))) {
-  log('installing npm dependencies');
+// Any dependency in package.json without its folder in node_modules (a fresh clone, or a pull that added one).
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
+const missingDeps = deps.filter((d) => !existsSync(join(root, 'node_modules', d, 'package.json')));
+if (missingDeps.length > 0) {
+  log(`installing npm dependencies (missing: ${missingDeps.join(', ')})`);
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('npm install failed');
 }
 
