@@ -2,32 +2,39 @@
 // QUICK below, on a small seeded synthetic task (test/helpers/synthetic.ts):
 //  (a) respects its budget on the stored uint8 bytes (L∞, and L2 where the attack supports it);
 //  (b) lowers a victim's clean test accuracy clearly compared with clean training — except the `random`
-//      control, which must not lower it by much;
+//      control, which must not lower it by much. Damage is measured under the attack's primary norm
+//      (attack.norms[0]: the paper's, e.g. L2 for LSP and AR);
 //  (c) frees every tensor (prepare + protect + dispose leaves memory().tensors unchanged).
 // A newly registered attack without a QUICK entry fails the test with a message saying so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { memory } from '../src/engine/index.js';
+import { memory, setNumThreads } from '../src/engine/index.js';
 import { ATTACKS, runAttack } from '../src/attacks/index.js';
 import { trainVictim } from '../src/victim/index.js';
 import type { ImageDataset } from '../src/data/index.js';
 import { syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
 
+// Tiny models on 8×8 images: one libtorch thread is far faster than two on a loaded 2-core machine
+// (measured: a tiny-cnn victim took 84 s with 2 threads under load, 1.9 s with 1).
+setNumThreads(1);
+
 /** Quick options per attack: seconds on 2 busy cores for the task below. */
 export const QUICK: Record<string, Record<string, unknown>> = {
   random: {},
-  'em-sample': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 10, stepRatio: 0.2, maxRounds: 4, batchSize: 128 },
-  'em-class': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 10, stepRatio: 0.2, maxRounds: 4, batchSize: 128 },
+  'em-sample': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 5, stepRatio: 0.3, maxRounds: 2, batchSize: 128 },
+  'em-class': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 5, stepRatio: 0.3, maxRounds: 2, batchSize: 128 },
   tap: { model: 'tiny-cnn', trainEpochs: 4, lr: 0.05, steps: 20, stepRatio: 0.25, craftBatch: 512 },
   lsp: { patchSize: 2 },
   ar: {},
 };
 
-const EPS = 16 / 255;
-/** The L2 radius with the same per-pixel RMS as EPS on 8×8 images: 16/255 · √64. */
-const EPS_L2 = EPS * 8;
-const SIZE = { classes: 4, size: 8 };
-const VICTIM = { model: 'tiny-cnn', epochs: 6, milestones: [], batchSize: 64, lr: 0.01, cropPadding: 0, flip: false };
+// A faint template (±0.05) under σ = 0.15 noise: learnable (clean ≈ 78 % after 8 epochs) but not trivially,
+// so a shortcut at the budget competes with the real features, as on real data.
+const EPS = 32 / 255;
+/** L2 radius 1.0: the LSP/AR papers' value; the per-pixel RMS of 32/255 on 8×8 images (32/255 · √64 ≈ 1.0). */
+const EPS_L2 = 1.0;
+const SIZE = { classes: 4, size: 8, amplitude: 0.05, sigma: 0.15 };
+const VICTIM = { model: 'tiny-cnn', epochs: 8, milestones: [5], batchSize: 64, lr: 0.02, cropPadding: 0, flip: false };
 const SEEDS = [1, 2];
 
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -60,13 +67,13 @@ test('every registered attack has quick test options', () => {
 
 test('attack contract: budget after quantization, victim damage, no leaks', (t) => {
   const templates = syntheticTemplates(123, SIZE);
-  const train = syntheticDataset(1024, 1, templates, SIZE);
+  const train = syntheticDataset(768, 1, templates, SIZE);
   const testSet = syntheticDataset(512, 2, templates, SIZE);
   try {
     const victimAcc = (ds: ImageDataset) => mean(SEEDS.map((seed) => mean(trainVictim(ds, testSet, { ...VICTIM, seed }).epochs.slice(-3).map((e) => e.testAcc))));
     const clean = victimAcc(train);
     t.diagnostic(`clean: ${clean.toFixed(1)} %`);
-    assert.ok(clean > 85, `the clean synthetic task is learnable (${clean.toFixed(1)} %)`);
+    assert.ok(clean > 65, `the clean synthetic task is learnable (${clean.toFixed(1)} %)`);
     for (const [name, attack] of Object.entries(ATTACKS)) {
       const quick = QUICK[name];
       assert.ok(quick, `no QUICK entry for '${name}'`);
@@ -75,7 +82,7 @@ test('attack contract: budget after quantization, victim damage, no leaks', (t) 
       const r = runAttack(name, train, { eps: EPS, norm: 'linf', seed: 7, options: quick, batchSize: 256 });
       assert.equal(memory().tensors, before, `${name}: tensors leaked (${memory().tensors - before})`);
       const linf = maxStoredLinf255(train, r.dataset);
-      assert.ok(linf <= 16, `${name}: stored L∞ ${linf}/255 > 16/255`);
+      assert.ok(linf <= 32, `${name}: stored L∞ ${linf}/255 > 32/255`);
       assert.equal(r.report.linf255, linf, `${name}: the report states the stored L∞`);
       assert.ok(r.report.changed > 0.05, `${name}: the attack changes pixels (${r.report.changed})`);
       assert.deepEqual(Array.from(r.dataset.labels), Array.from(train.labels), `${name}: labels untouched`);
@@ -88,11 +95,13 @@ test('attack contract: budget after quantization, victim damage, no leaks', (t) 
         assert.ok(Math.abs(r2.report.l2Max - l2) < 1e-9, `${name}: the report states the stored L2 (${r2.report.l2Max} vs ${l2})`);
         assert.ok(l2 > EPS_L2 * 0.8, `${name}: the L2 budget is used (${l2} of ${EPS_L2})`);
       }
-      // (b) victim damage.
-      const acc = victimAcc(r.dataset);
-      t.diagnostic(`${name}: victim ${acc.toFixed(1)} % (clean ${clean.toFixed(1)} %) ${JSON.stringify(r.meta).slice(0, 120)}`);
+      // (b) victim damage, under the attack's primary norm.
+      const primary = attack.norms[0]!;
+      const damaging = primary === 'linf' ? r : runAttack(name, train, { eps: EPS_L2, norm: primary, seed: 7, options: quick, batchSize: 256 });
+      const acc = victimAcc(damaging.dataset);
+      t.diagnostic(`${name} (${primary}): victim ${acc.toFixed(1)} % (clean ${clean.toFixed(1)} %) ${JSON.stringify(r.meta).slice(0, 120)}`);
       if (name === 'random') assert.ok(acc >= clean - 5, `random noise must not lower accuracy by much: ${acc.toFixed(1)} vs clean ${clean.toFixed(1)}`);
-      else assert.ok(acc <= clean - 15, `${name} must lower victim accuracy clearly: ${acc.toFixed(1)} vs clean ${clean.toFixed(1)}`);
+      else assert.ok(acc <= clean - 12, `${name} must lower victim accuracy clearly: ${acc.toFixed(1)} vs clean ${clean.toFixed(1)}`);
     }
   } finally {
     templates.dispose();
