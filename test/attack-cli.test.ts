@@ -40,6 +40,7 @@ test('gue attack: usage errors exit 2 with a clear message and write nothing', {
       [['attack', '--method', 'ar', '--out', out, '--norm', 'l2', '--eps-l2', '40', '--train-size', '64'], /--eps-l2 must be in \(0, 28\.00\]/],
       [['attack', '--method', 'lsp', '--out', out, '--opt', 'patchSize=28', '--train-size', '64'], /patchSize/],
       [['attack', '--method', 'random', '--out', out, '--norm', 'linf2'], /--norm must be one of linf, l2/],
+      [['attack', '--method', 'em-sample', '--out', out, '--opt', 'pgdSteps=2', '--opt', 'maxRounds=1'], /give --opt once, as a comma list/],
     ];
     for (const [args, re] of cases) {
       const r = gue(args);

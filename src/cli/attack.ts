@@ -54,6 +54,8 @@ export const attackCommand: Command = {
       out.result({ attacks: json }, human);
       return 0;
     }
+    // The flag parser keeps only the last value of a repeated flag; refuse a repeated --opt rather than drop options.
+    if (process.argv.filter((a) => a === '--opt' || a.startsWith('--opt=')).length > 1) throw new UsageError('give --opt once, as a comma list: --opt key=value,key=value');
     const method = flags.method as string | undefined;
     const dir = flags.out as string | undefined;
     if (!method) throw new UsageError("--method is required (or --list to see the attacks)");
