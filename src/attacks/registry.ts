@@ -6,9 +6,18 @@ import { resolveOptions, type OptionValues } from '../util/options.js';
 import { poisonDataset, type PoisonReport, type Quantization } from './poison.js';
 import type { Attack, Norm } from './types.js';
 import { randomNoise } from './random.js';
+import { emSample, emClass } from './em.js';
+import { tap } from './tap.js';
+import { lsp } from './lsp.js';
+import { ar } from './ar.js';
 
 export const ATTACKS: Readonly<Record<string, Attack>> = Object.freeze({
   random: randomNoise,
+  'em-sample': emSample,
+  'em-class': emClass,
+  tap,
+  lsp,
+  ar,
 });
 
 export class UnknownAttackError extends Error {
@@ -48,7 +57,7 @@ export function runAttack(name: string, train: ImageDataset, o: RunAttackOptions
   const task = o.task ?? name;
   const prepared = attack.prepare({ train, eps: o.eps, norm, seed: o.seed ?? 0, device, onEvent, task }, options);
   try {
-    const { dataset, report } = poisonDataset(train, prepared.perturb, { eps: o.eps, quantization: o.quantization ?? 'round', batchSize: o.batchSize ?? 500, device }, onEvent, `${task} protect`);
+    const { dataset, report } = poisonDataset(train, prepared.perturb, { eps: o.eps, norm, quantization: o.quantization ?? 'round', batchSize: o.batchSize ?? 500, device }, onEvent, `${task} protect`);
     return { dataset: { ...dataset, source: `${train.source} (${name})` }, report, options, meta: prepared.meta };
   } finally {
     prepared.dispose();

@@ -6,6 +6,7 @@ import { trainCommand } from './train.js';
 import { poisonCommand } from './poison.js';
 import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
+import { attackCommand } from './attack.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -14,4 +15,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   evaluate: evaluateCommand,
   info: infoCommand,
   export: exportCommand,
+  attack: attackCommand,
 });
