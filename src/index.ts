@@ -8,3 +8,4 @@ export * as victim from './victim/index.js';
 export * as io from './io/index.js';
 export type { GueEvent, EventSink } from './util/events.js';
 export * as onnx from './export/index.js';
+export * as defenses from './defenses/index.js';
