@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import type { GeneratorOnnxInfo } from './onnx-meta.js';
+import type { GueOnnxMeta } from '../export/onnx-meta.js';
 
 /** dist/web in this package (the vite build's output folder). */
 export const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
@@ -29,7 +29,7 @@ export const MIME: Readonly<Record<string, string>> = Object.freeze({
 export interface ServedModel {
   /** The ONNX bytes served as /model.onnx. */
   bytes: Uint8Array;
-  info: GeneratorOnnxInfo;
+  info: GueOnnxMeta;
   /** Where it came from (shown on the page). */
   source: string;
 }

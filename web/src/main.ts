@@ -2,7 +2,7 @@
 // (WebAssembly, files served locally), protects dropped photos one by one with protect.ts, shows before/after
 // with L∞, PSNR and SSIM, and offers each protected PNG (and a ZIP of all) for download. No photo leaves the page.
 import * as ort from 'onnxruntime-web/wasm';
-import { readGeneratorOnnx } from '../../src/serve/onnx-meta.js';
+import { ONNX_INPUT, ONNX_OUTPUT, readGueOnnxMeta } from '../../src/export/onnx-meta.js';
 import { protectImage, type Decoded, type Generator } from './protect.js';
 import { zipStore } from './zip.js';
 import './style.css';
@@ -43,7 +43,8 @@ async function loadGenerator(): Promise<Generator> {
   const res = await fetch('model.onnx', { cache: 'no-store' });
   if (!res.ok) throw new Error(`the server has no generator (/model.onnx: HTTP ${res.status})`);
   const bytes = new Uint8Array(await res.arrayBuffer());
-  const info = readGeneratorOnnx(bytes, 'model.onnx');
+  const info = readGueOnnxMeta(bytes, 'model.onnx');
+  if (info.channels !== 1 && info.channels !== 3) throw new Error(`the generator takes ${info.channels}-channel images; the page handles 1 (gray) or 3 (RGB)`);
   let source = '';
   try {
     const meta = await (await fetch('model.json', { cache: 'no-store' })).json() as { source?: string };
@@ -52,11 +53,13 @@ async function loadGenerator(): Promise<Generator> {
     // model.json is informative only (a plain static host may not have it).
   }
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
+    throw new Error(`model.onnx must have input '${ONNX_INPUT}' and output '${ONNX_OUTPUT}' (it has ${session.inputNames.join(', ')} → ${session.outputNames.join(', ')})`);
+  }
   const run = async (x: Float32Array, shape: [number, number, number, number]): Promise<Float32Array> => {
     const t = new ort.Tensor('float32', x, shape);
-    const out = await session.run({ image: t });
-    const y = out.protected;
-    if (!y) throw new Error("the generator has no output named 'protected'");
+    const out = await session.run({ [ONNX_INPUT]: t });
+    const y = out[ONNX_OUTPUT]!;
     const data = (y.data as Float32Array).slice();
     t.dispose();
     y.dispose();
