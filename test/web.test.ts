@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Generator, memory } from '../src/engine/index.js';
 import { UNet } from '../src/nn/models/index.js';
 import { exportOnnx } from '../src/export/onnx.js';
-import { WEB_ROOT } from '../src/serve/server.js';
+import { WEB_ROOT, checkBuilt, startServer } from '../src/serve/server.js';
+import { resolveServedModel } from '../src/serve/model.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GUE = join(ROOT, 'bin', 'gue.js');
@@ -61,7 +62,7 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 }
 
 /** A smooth colour photo with an opaque or partly transparent alpha, as PNG. */
-async function photo(w: number, h: number, alpha: boolean): Promise<Buffer> {
+async function photo(w: number, h: number, alpha: boolean, interlaced = false): Promise<Buffer> {
   const px = Buffer.alloc(w * h * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -72,7 +73,7 @@ async function photo(w: number, h: number, alpha: boolean): Promise<Buffer> {
       px[i + 3] = alpha ? (x < w / 2 ? 255 : 128) : 255;
     }
   }
-  return sharp(px, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 4 } }).png({ progressive: interlaced }).toBuffer();
 }
 
 async function raw(buf: Buffer): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
@@ -139,22 +140,20 @@ test('gue serve: page, wasm and model with the right types; no uploads; clear er
   assert.equal((await fetch(new URL('../../etc/passwd', url))).status, 404);
   assert.equal((await fetch(`${url}%2e%2e/%2e%2e/etc/passwd`)).status, 404);
 
-  // Errors a user can cause: a busy port, a file that is not a generator, a missing one.
+  // Errors a user can cause: a busy port (through the CLI: exit 1, one line), a file that is not a generator,
+  // a missing one, a folder without one.
   const port = Number(new URL(url).port);
-  const gue = (args: string[]) => spawnSync(process.execPath, [GUE, 'serve', ...args], { encoding: 'utf8', timeout: 60_000 });
-  let r = gue(['--generator', modelPath, '--port', String(port)]);
+  const r = spawnSync(process.execPath, [GUE, 'serve', '--generator', modelPath, '--port', String(port)], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+  assert.match(r.stderr, new RegExp(`^gue serve: port ${port} on 127\\.0\\.0\\.1 is already in use; pass another --port`));
+  assert.ok(!/\n\s+at .+:\d+:\d+/.test(r.stderr), 'no stack trace');
+  await assert.rejects(startServer({ model: { bytes: new Uint8Array(0), info: { eps: EPS, channels: 3, metadata: {} }, source: 'x' }, port }), /already in use/);
   writeFileSync(join(dir, 'not.onnx'), 'hello');
-  r = gue(['--generator', join(dir, 'not.onnx'), '--port', '0']);
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /not\.onnx is not an ONNX model/);
-  r = gue(['--generator', join(dir, 'missing.onnx'), '--port', '0']);
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /missing\.onnx: no such generator/);
-  r = gue(['--port', 'eighty']);
-  assert.equal(r.status, 2);
-  for (const e of [r.stderr]) assert.ok(!/\n\s+at .+:\d+:\d+/.test(e), 'no stack trace');
+  await assert.rejects(resolveServedModel(join(dir, 'not.onnx')), /not\.onnx is not an ONNX model/);
+  await assert.rejects(resolveServedModel(join(dir, 'missing.onnx')), /missing\.onnx: no such generator/);
+  mkdirSync(join(dir, 'empty'));
+  await assert.rejects(resolveServedModel(join(dir, 'empty')), /is a folder without a generator/);
+  assert.throws(() => checkBuilt(join(dir, 'empty')), /the browser page is not built .*npm run build:web/);
 });
 
 test('Ctrl-C stops gue serve cleanly', async () => {
@@ -193,8 +192,8 @@ test('the page protects dropped photos locally; downloads decode and keep the Lâ
   await page.setInputFiles('#files', join(dir, 'wide.png'));
   assert.equal(await waitCard(page, 'wide.png'), 'done', await page.locator('article.card[data-file="wide.png"] .status').innerText());
 
-  // 2. through a drop event: a small photo with a half-transparent half.
-  const b = await photo(37, 29, true);
+  // 2. through a drop event: a small interlaced (Adam7) PNG with a half-transparent half.
+  const b = await photo(37, 29, true, true);
   await page.evaluate(async (b64) => {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const dt = new DataTransfer();
@@ -203,22 +202,37 @@ test('the page protects dropped photos locally; downloads decode and keep the Lâ
   }, b.toString('base64'));
   assert.equal(await waitCard(page, 'small alpha.png'), 'done', await page.locator('article.card[data-file="small alpha.png"] .status').innerText());
 
-  // 3. files the page cannot read get a clear message, not a crash.
+  // 3. a grayscale JPEG (the browser's own decoder; protected as gray, written as a gray PNG).
+  const grayPx = Buffer.alloc(50 * 40);
+  for (let i = 0; i < grayPx.length; i++) grayPx[i] = Math.round(127.5 + 100 * Math.sin(i / 13));
+  const c = await sharp(grayPx, { raw: { width: 50, height: 40, channels: 1 } }).jpeg({ quality: 95 }).toBuffer();
+  writeFileSync(join(dir, 'gray.jpg'), c);
+  await page.setInputFiles('#files', join(dir, 'gray.jpg'));
+  assert.equal(await waitCard(page, 'gray.jpg'), 'done', await page.locator('article.card[data-file="gray.jpg"] .status').innerText());
+
+  // 4. files the page cannot read get a clear message, not a crash.
   writeFileSync(join(dir, 'notes.txt'), 'not a photo');
   writeFileSync(join(dir, 'scan.tif'), Buffer.from([0x49, 0x49, 0x2a, 0]));
-  writeFileSync(join(dir, 'broken.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
-  await page.setInputFiles('#files', [join(dir, 'notes.txt'), join(dir, 'scan.tif'), join(dir, 'broken.png')]);
-  assert.equal(await waitCard(page, 'broken.png'), 'error');
+  writeFileSync(join(dir, 'broken.png'), Buffer.concat([a.subarray(0, 20)]));
+  writeFileSync(join(dir, 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+  await page.setInputFiles('#files', [join(dir, 'notes.txt'), join(dir, 'scan.tif'), join(dir, 'broken.png'), join(dir, 'broken.jpg')]);
+  assert.equal(await waitCard(page, 'broken.jpg'), 'error');
+  for (const n of ['notes.txt', 'scan.tif', 'broken.png']) assert.equal(await waitCard(page, n), 'error', n);
+  assert.match(await page.locator('article.card[data-file="broken.jpg"] .status').innerText(), /not an image the browser can decode/);
   assert.match(await page.locator('article.card[data-file="notes.txt"] .status').innerText(), /not an image/);
   assert.match(await page.locator('article.card[data-file="scan.tif"] .status').innerText(), /TIFF files cannot be read by a browser/);
-  assert.match(await page.locator('article.card[data-file="broken.png"] .status').innerText(), /not an image the browser can decode/);
+  assert.match(await page.locator('article.card[data-file="broken.png"] .status').innerText(), /this PNG cannot be decoded: the PNG is truncated/);
 
-  for (const [name, original, file] of [['wide.png', a, 'wide.protected.png'], ['small alpha.png', b, 'small alpha.protected.png']] as const) {
+  const cases = [['wide.png', a, 'wide.protected.png'], ['small alpha.png', b, 'small alpha.protected.png'], ['gray.jpg', c, 'gray.protected.png']] as const;
+  for (const [name, original, file] of cases) {
     const card = page.locator(`article.card[data-file="${name}"]`);
     const [dl] = await Promise.all([page.waitForEvent('download'), card.locator('a.download').click()]);
     assert.equal(dl.suggestedFilename(), file);
     const saved = join(dir, `dl-${file}`);
     await dl.saveAs(saved);
+    const meta = await sharp(saved).metadata();
+    assert.equal(meta.format, 'png');
+    assert.equal(meta.channels, name === 'gray.jpg' ? 1 : name === 'small alpha.png' ? 4 : 3, `${name}: channels kept`);
     const got = await raw(readFileSync(saved));
     const ref = await raw(original);
     assert.equal(got.width, ref.width, `${name}: width`);
@@ -240,11 +254,11 @@ test('the page protects dropped photos locally; downloads decode and keep the Lâ
     assert.equal(Number(await card.getAttribute('data-linf')), linf, `${name}: reported Lâˆž`);
   }
 
-  // Download all: one ZIP with both protected photos.
+  // Download all: one ZIP with the three protected photos.
   const [zipDl] = await Promise.all([page.waitForEvent('download'), page.click('#download-all')]);
   const zip = readFileSync(await zipDl.path());
   assert.equal(zip.readUInt32LE(0), 0x04034b50, 'a ZIP file');
-  for (const n of ['wide.protected.png', 'small alpha.protected.png']) assert.ok(zip.includes(Buffer.from(n)), `the ZIP holds ${n}`);
+  for (const n of cases.map((k) => k[2])) assert.ok(zip.includes(Buffer.from(n)), `the ZIP holds ${n}`);
 
   const origin = new URL(url).origin;
   const away = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-web/wasm';
 import { ONNX_INPUT, ONNX_OUTPUT, readGueOnnxMeta } from '../../src/export/onnx-meta.js';
 import { protectImage, type Decoded, type Generator } from './protect.js';
 import { zipStore } from './zip.js';
+import { decodePng, isPng } from './png-decode.js';
 import './style.css';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -76,6 +77,17 @@ async function decode(file: File): Promise<Decoded> {
   const kind = UNSUPPORTED[ext] ?? (file.type === 'image/tiff' ? 'TIFF' : undefined);
   if (kind) throw new Error(`${kind} files cannot be read by a browser. Convert it to PNG or JPEG, or use \`gue protect\` on the command line.`);
   if (file.type && !file.type.startsWith('image/')) throw new Error(`not an image (${file.type}).`);
+  const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+  if (isPng(head)) {
+    // Exact values, alpha included (the canvas would round semi-transparent colours).
+    try {
+      return await decodePng(new Uint8Array(await file.arrayBuffer()), MAX_PIXELS);
+    } catch (e) {
+      const m = (e as Error).message;
+      if (m.startsWith('too large')) throw new Error(`${m.slice(11)} is too large for the browser page (max ${fmtMp(MAX_PIXELS)}); use \`gue protect\`.`);
+      throw new Error(`this PNG cannot be decoded: ${m}.`);
+    }
+  }
   let bmp: ImageBitmap;
   try {
     bmp = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
