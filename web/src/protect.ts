@@ -4,8 +4,8 @@
 //     three outputs averaged back to gray); a 1-channel generator protects a gray photo directly and a colour
 //     photo plane by plane (a batch of 3). Alpha is never perturbed and is re-attached unchanged.
 //  2. sizes: every input is reflect-padded to a multiple of 8 (the U-Net downsamples 3 times) and cropped
-//     back; photos larger than TILE are processed in TILE×TILE tiles with MARGIN pixels of context on each side
-//     (taken by reflection at the borders) so memory stays bounded and seams carry no border effects.
+//     back; photos larger than TILE are processed in tiles of at most TILE×TILE with MARGIN pixels of context on
+//     each side (reflected at the photo's borders), so memory stays bounded and each tile sees across its seams.
 //  3. quantization to uint8 by rounding, projection onto the integer L∞ ball floor(ε·255) around the original,
 //     and a re-check of the bound on the final bytes.
 import { imageMetrics, type Metrics } from './metrics.js';
@@ -64,17 +64,18 @@ interface Span {
   length: number;
 }
 
-/** Splits one axis of length n into tile spans. */
+/** Splits one axis of length n into tile spans: as few tiles as fit TILE, of equal size (multiples of 8). */
 export function spans(n: number, tile = TILE, margin = MARGIN): Span[] {
+  const ceil8 = (v: number): number => v + ((8 - (v % 8)) % 8);
   if (n <= tile) {
     const pad = (8 - (n % 8)) % 8;
     return [{ core0: 0, core1: n, start: -Math.floor(pad / 2), length: n + pad }];
   }
+  const core = ceil8(Math.ceil(n / Math.ceil(n / tile)));
   const out: Span[] = [];
-  for (let c0 = 0; c0 < n; c0 += tile) {
-    const c1 = Math.min(n, c0 + tile);
-    const len = c1 - c0 + 2 * margin;
-    out.push({ core0: c0, core1: c1, start: c0 - margin, length: len + ((8 - (len % 8)) % 8) });
+  for (let c0 = 0; c0 < n; c0 += core) {
+    const c1 = Math.min(n, c0 + core);
+    out.push({ core0: c0, core1: c1, start: c0 - margin, length: ceil8(c1 - c0 + 2 * margin) });
   }
   return out;
 }
