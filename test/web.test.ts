@@ -215,6 +215,7 @@ test('the page protects dropped photos locally; downloads decode and keep the Lâ
     assert.equal(got.height, ref.height, `${name}: height`);
     let linf = 0;
     let changed = 0;
+    let se = 0;
     for (let i = 0; i < ref.data.length; i++) {
       const d = Math.abs(got.data[i]! - ref.data[i]!);
       if (i % 4 === 3) {
@@ -222,12 +223,18 @@ test('the page protects dropped photos locally; downloads decode and keep the Lâ
         continue;
       }
       linf = Math.max(linf, d);
+      se += d * d;
       if (d > 0) changed++;
     }
     assert.ok(linf <= BOUND, `${name}: Lâˆž ${linf}/255 > ${BOUND}/255`);
     assert.ok(changed > ref.data.length / 8, `${name}: the photo was perturbed (${changed} values changed)`);
     // The page reports the same Lâˆž as measured on the downloaded bytes.
     assert.equal(Number(await card.getAttribute('data-linf')), linf, `${name}: reported Lâˆž`);
+    // PSNR over the colour values (gray photos: sharp's RGB expansion repeats the same value three times).
+    const psnr = 10 * Math.log10((255 * 255) / (se / ((ref.data.length / 4) * 3)));
+    assert.ok(Math.abs(Number(await card.getAttribute('data-psnr')) - psnr) < 1e-6, `${name}: reported PSNR ${await card.getAttribute('data-psnr')} vs ${psnr}`);
+    const ssim = Number(await card.getAttribute('data-ssim'));
+    assert.ok(ssim > 0.5 && ssim < 1, `${name}: SSIM ${ssim} of a perturbed photo is below 1 and near it`);
   }
 
   // Download all: one ZIP with the three protected photos.

@@ -42,7 +42,6 @@ export const serveCommand: Command = {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
-    if (flags.json !== true) out.sink({ type: 'log', level: 'info', message: 'gue serve: stopped' });
     return 0;
   },
 };

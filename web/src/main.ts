@@ -164,6 +164,8 @@ async function protectFile(file: File): Promise<void> {
     card.append(pair, table, a);
     card.dataset.state = 'done';
     card.dataset.linf = String(m.linf255);
+    card.dataset.psnr = String(m.psnr);
+    card.dataset.ssim = String(m.ssim);
     downloadAll.disabled = false;
   } catch (e) {
     card.dataset.state = 'error';
