@@ -1,7 +1,6 @@
 // The browser page served by `gue serve`: loads the exported generator (/model.onnx) into ONNX Runtime Web
-// (WebAssembly, files served locally), protects dropped photos one by one with protect.ts, shows before/after
+// (WebAssembly, files served locally, in a Web Worker: worker.ts), protects dropped photos one by one with protect.ts, shows before/after
 // with L∞, PSNR and SSIM, and offers each protected PNG (and a ZIP of all) for download. No photo leaves the page.
-import * as ort from 'onnxruntime-web/wasm';
 import { ONNX_INPUT, ONNX_OUTPUT, readGueOnnxMeta } from '../../src/export/onnx-meta.js';
 import { protectImage, type Decoded, type Generator } from './protect.js';
 import { zipStore } from './zip.js';
@@ -37,10 +36,48 @@ function setQueue(): void {
   queueEl.textContent = busy || pending.length > 0 ? `${pending.length + (busy ? 1 : 0)} photo(s) to protect…` : done.length > 0 ? `${done.length} protected` : '';
 }
 
+/** Starts the worker that runs the generator; resolves with the run function once the session is ready. */
+function startWorker(bytes: Uint8Array, numThreads: number): Promise<{ run: Generator['run'] }> {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  const waiting = new Map<number, { resolve: (y: Float32Array) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  return new Promise((resolveReady, rejectReady) => {
+    worker.onerror = (e) => {
+      const err = new Error(`the generator's worker failed: ${e.message || 'could not start'}`);
+      rejectReady(err);
+      for (const w of waiting.values()) w.reject(err);
+      waiting.clear();
+    };
+    worker.onmessage = (e: MessageEvent) => {
+      const m = e.data as { type: string; id?: number; y?: Float32Array; message?: string; inputNames?: string[]; outputNames?: string[] };
+      if (m.type === 'ready') {
+        if (!m.inputNames!.includes(ONNX_INPUT) || !m.outputNames!.includes(ONNX_OUTPUT)) {
+          rejectReady(new Error(`model.onnx must have input '${ONNX_INPUT}' and output '${ONNX_OUTPUT}' (it has ${m.inputNames!.join(', ')} → ${m.outputNames!.join(', ')})`));
+          return;
+        }
+        resolveReady({
+          run: (x, shape) => new Promise<Float32Array>((resolve, reject) => {
+            const id = nextId++;
+            waiting.set(id, { resolve, reject });
+            worker.postMessage({ type: 'run', id, x, shape, input: ONNX_INPUT, output: ONNX_OUTPUT }, [x.buffer]);
+          }),
+        });
+      } else if (m.type === 'error' && m.id === -1) rejectReady(new Error(m.message));
+      else {
+        const w = waiting.get(m.id!);
+        if (!w) return;
+        waiting.delete(m.id!);
+        if (m.type === 'result') w.resolve(m.y!);
+        else w.reject(new Error(m.message));
+      }
+    };
+    worker.postMessage({ type: 'init', bytes, wasmPaths: new URL('ort/', document.baseURI).href, numThreads });
+  });
+}
+
 async function loadGenerator(): Promise<Generator> {
-  ort.env.wasm.wasmPaths = new URL('ort/', document.baseURI).href;
   // Threads need a cross-origin isolated page (gue serve sends the COOP/COEP headers); otherwise one thread.
-  ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   const res = await fetch('model.onnx', { cache: 'no-store' });
   if (!res.ok) throw new Error(`the server has no generator (/model.onnx: HTTP ${res.status})`);
   const bytes = new Uint8Array(await res.arrayBuffer());
@@ -53,21 +90,9 @@ async function loadGenerator(): Promise<Generator> {
   } catch {
     // model.json is informative only (a plain static host may not have it).
   }
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
-    throw new Error(`model.onnx must have input '${ONNX_INPUT}' and output '${ONNX_OUTPUT}' (it has ${session.inputNames.join(', ')} → ${session.outputNames.join(', ')})`);
-  }
-  const run = async (x: Float32Array, shape: [number, number, number, number]): Promise<Float32Array> => {
-    const t = new ort.Tensor('float32', x, shape);
-    const out = await session.run({ [ONNX_INPUT]: t });
-    const y = out[ONNX_OUTPUT]!;
-    const data = (y.data as Float32Array).slice();
-    t.dispose();
-    y.dispose();
-    return data;
-  };
+  const { run } = await startWorker(bytes, numThreads);
   const eps255 = Math.round(info.eps * 255 * 100) / 100;
-  modelStatus.textContent = `Generator ready: ε = ${eps255}/255, ${info.channels === 1 ? 'grayscale (colour photos are protected channel by channel)' : 'RGB'}${source ? `, from ${source}` : ''}; ${ort.env.wasm.numThreads} thread(s).`;
+  modelStatus.textContent = `Generator ready: ε = ${eps255}/255, ${info.channels === 1 ? 'grayscale (colour photos are protected channel by channel)' : 'RGB'}${source ? `, from ${source}` : ''}; ${numThreads} thread(s).`;
   document.body.dataset.ready = 'true';
   return { eps: info.eps, channels: info.channels, run };
 }

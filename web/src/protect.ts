@@ -126,8 +126,10 @@ export async function protectImage(img: Decoded, gen: Generator, onProgress: (do
           }
         }
       }
+      const expected = x.length;
+      // `run` may transfer x's buffer to the worker: x is not used after this call.
       const y = await gen.run(x, [N, C, th, tw]);
-      if (y.length !== x.length) throw new Error(`the generator returned ${y.length} values for an input of ${x.length}`);
+      if (y.length !== expected) throw new Error(`the generator returned ${y.length} values for an input of ${expected}`);
       const oy = sy.core0 - sy.start;
       const ox = sx.core0 - sx.start;
       for (let k = 0; k < N; k++) {
