@@ -2,7 +2,7 @@
 // One-shot set-up, safe to run again: installs what is missing and builds what is stale.
 //  1. Debian/Ubuntu packages: libtorch-dev (unless LIBTORCH is set), libjemalloc2, libopenblas0-pthread,
 //     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it); with --test also
-//     chromium (the browser page's end-to-end test).
+//     chromium (the browser tests drive it through playwright-core).
 //  2. npm dependencies (npm install) when node_modules is missing.
 //  3. The native binding (node-gyp) when it is missing or older than its sources.
 //  4. TypeScript (tsc).
@@ -60,13 +60,6 @@ if (hasApt) {
 // ---------------------------------------------------------------- npm dependencies
 if (!existsSync(join(root, 'node_modules', 'typescript')) || !existsSync(join(root, 'node_modules', 'node-addon-api'))) {
   log('installing npm dependencies');
-  if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('npm install failed');
-}
-
-// The browser page's build tools (vite, onnxruntime-web) and its test driver (playwright-core) came later:
-// an older node_modules may lack them.
-if (['vite', 'onnxruntime-web', 'playwright-core'].some((p) => !existsSync(join(root, 'node_modules', p)))) {
-  log('installing npm dependencies (browser page)');
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('npm install failed');
 }
 
