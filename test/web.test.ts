@@ -32,7 +32,9 @@ let context: BrowserContext | null = null;
 
 function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
   assert.ok(r.status === 0 && existsSync(CHROMIUM), 'Debian chromium is needed for this test: apt-get install chromium (npm test installs it)');
 }
 

@@ -1,6 +1,7 @@
 // The browser page served by `gue serve`: loads the exported generator (/model.onnx) into ONNX Runtime Web
-// (WebAssembly, files served locally, in a Web Worker: worker.ts), protects dropped photos one by one with protect.ts, shows before/after
-// with L∞, PSNR and SSIM, and offers each protected PNG (and a ZIP of all) for download. No photo leaves the page.
+// (WebAssembly from the page's own ort/ folder, in a Web Worker: worker.ts), protects dropped photos one by one
+// with protect.ts, shows before/after with L∞, PSNR and SSIM, and offers each protected PNG (and a ZIP of all)
+// for download. No photo leaves the page.
 import { ONNX_INPUT, ONNX_OUTPUT, readGueOnnxMeta } from '../../src/export/onnx-meta.js';
 import { protectImage, type Decoded, type Generator } from './protect.js';
 import { zipStore } from './zip.js';
