@@ -15,6 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Generator, memory } from '../src/engine/index.js';
 import { UNet } from '../src/nn/models/index.js';
 import { exportOnnx } from '../src/export/onnx.js';
+import { saveGenerator } from '../src/game/index.js';
 import { WEB_ROOT, checkBuilt, startServer } from '../src/serve/server.js';
 import { resolveServedModel } from '../src/serve/model.js';
 
@@ -142,6 +143,21 @@ test('gue serve: page, wasm and model with the right types; no uploads; clear er
   mkdirSync(join(dir, 'empty'));
   await assert.rejects(resolveServedModel(join(dir, 'empty')), /is a folder without a generator/);
   assert.throws(() => checkBuilt(join(dir, 'empty')), /the browser page is not built .*npm run build:web/);
+
+  // A libtorch generator (as `gue train` writes it) is exported to ONNX in memory; its run folder works too.
+  const run = join(dir, 'run');
+  mkdirSync(run);
+  const g1 = new UNet({ channels: 1, width: 4, generator: new Generator(5) });
+  saveGenerator(join(run, 'generator'), g1, {
+    kind: 'gue-generator', eps: 4 / 255, channels: 1, width: 4, imageShape: [1, 28, 28], numClasses: 10, dataset: 'test', steps: 0, options: {}, versions: {},
+  });
+  g1.dispose();
+  for (const p of [run, join(run, 'generator'), join(run, 'generator.json')]) {
+    const m = await resolveServedModel(p);
+    assert.equal(m.info.channels, 1, p);
+    assert.ok(Math.abs(m.info.eps - 4 / 255) < 1e-6, p);
+    assert.match(m.source, /exported to ONNX/);
+  }
 });
 
 async function waitCard(page: Page, name: string): Promise<string> {
