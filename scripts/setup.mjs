@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // One-shot set-up, safe to run again: installs what is missing and builds what is stale.
 //  1. Debian/Ubuntu packages: libtorch-dev (unless LIBTORCH is set), libjemalloc2, libopenblas0-pthread,
-//     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it).
+//     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it); with --test also
+//     chromium (the browser tests drive it through playwright-core).
 //  2. npm dependencies (npm install) when node_modules is missing.
 //  3. The native binding (node-gyp) when it is missing or older than its sources.
 //  4. TypeScript (tsc).
+//  5. The browser page (vite build of web/ into dist/web) when it is missing or stale.
 // On non-Debian systems it stops with a message that says what to install.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ const wanted = [];
 if (!process.env.LIBTORCH) wanted.push('libtorch-dev');
 wanted.push('libjemalloc2', 'libopenblas0-pthread', 'dataset-fashion-mnist');
 if (args.has('--bench')) wanted.push('python3-torch');
+if (args.has('--test')) wanted.push('chromium');
 
 if (hasApt) {
   const missing = wanted.filter((p) => !dpkgInstalled(p));
@@ -83,3 +86,14 @@ if (!existsSync(addon) || statSync(addon).mtimeMs < srcTime || process.env.GUE_R
 // ---------------------------------------------------------------- TypeScript
 log('compiling TypeScript');
 if (!run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')])) fail('TypeScript compilation failed');
+
+// ---------------------------------------------------------------- browser page (gue serve)
+// vite build of web/ into dist/web when it is missing or older than its sources.
+const webOut = join(root, 'dist', 'web', 'index.html');
+const webSrcTime = Math.max(newest(join(root, 'web')), statSync(join(root, 'src', 'export', 'onnx-meta.ts')).mtimeMs,
+  statSync(join(root, 'src', 'export', 'protobuf.ts')).mtimeMs, statSync(join(root, 'node_modules', 'onnxruntime-web', 'package.json')).mtimeMs);
+if (!existsSync(webOut) || statSync(webOut).mtimeMs < webSrcTime) {
+  log('building the browser page (vite)');
+  if (!run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'web', 'tsconfig.json')])) fail('type-checking the browser page failed');
+  if (!run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', join(root, 'web'), '--logLevel', 'warn'])) fail('building the browser page failed');
+}

@@ -7,6 +7,7 @@ import { poisonCommand } from './poison.js';
 import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
 import { attackCommand } from './attack.js';
+import { serveCommand } from './serve.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -16,4 +17,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   info: infoCommand,
   export: exportCommand,
   attack: attackCommand,
+  serve: serveCommand,
 });
