@@ -5,7 +5,7 @@ import { UsageError } from './args.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../io/index.js';
-import { buildReport, ReportInputError, planItems } from '../report/index.js';
+import { buildReport, ReportInputError, planItems, shellArg } from '../report/index.js';
 
 export const reportCommand: Command = {
   spec: {
@@ -41,7 +41,7 @@ export const reportCommand: Command = {
     if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`${file} is a folder; -o takes the HTML file to write`);
     if (existsSync(target) && flags.overwrite !== true) throw new UsageError(`${file} already exists; pass --overwrite to replace it`);
     if (!existsSync(dirname(target))) throw new UsageError(`${dirname(file)}: no such folder for the output file`);
-    const command = ['gue', 'report', ...paths, '-o', file, ...(flags.title !== undefined ? ['--title', JSON.stringify(flags.title)] : []), ...(flags.smooth !== undefined ? ['--smooth', String(flags.smooth)] : [])].join(' ');
+    const command = ['gue', 'report', ...paths.map(shellArg), '-o', shellArg(file), ...(flags.title !== undefined ? ['--title', shellArg(flags.title as string)] : []), ...(flags.smooth !== undefined ? ['--smooth', String(flags.smooth)] : [])].join(' ');
     let built;
     try {
       built = buildReport(paths, { title: flags.title as string | undefined, smooth: flags.smooth as number | undefined, command });

@@ -472,7 +472,7 @@ const TRAIN_FLAGS: [string, string, (v: unknown) => string][] = [
   ['payoff', 'payoff', String], ['clipNorm', 'clip-norm', String], ['path', 'path', String], ['device', 'device', String],
 ];
 
-function shellArg(v: string): string {
+export function shellArg(v: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
