@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // One-shot set-up, safe to run again: installs what is missing and builds what is stale.
 //  1. Debian/Ubuntu packages: libtorch-dev (unless LIBTORCH is set), libjemalloc2, libopenblas0-pthread,
-//     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it).
-//  2. npm dependencies (npm install) when node_modules is missing.
+//     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it); with --test also
+//     chromium (the browser tests drive it through playwright-core).
+//  2. npm dependencies (npm install) when any dependency of package.json is missing from node_modules.
 //  3. The native binding (node-gyp) when it is missing or older than its sources.
 //  4. TypeScript (tsc).
 // On non-Debian systems it stops with a message that says what to install.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +34,7 @@ const wanted = [];
 if (!process.env.LIBTORCH) wanted.push('libtorch-dev');
 wanted.push('libjemalloc2', 'libopenblas0-pthread', 'dataset-fashion-mnist');
 if (args.has('--bench')) wanted.push('python3-torch');
+if (args.has('--test')) wanted.push('chromium');
 
 if (hasApt) {
   const missing = wanted.filter((p) => !dpkgInstalled(p));
@@ -55,7 +57,9 @@ if (hasApt) {
 }
 
 // ---------------------------------------------------------------- npm dependencies
-if (!existsSync(join(root, 'node_modules', 'typescript')) || !existsSync(join(root, 'node_modules', 'node-addon-api'))) {
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
+if (deps.some((d) => !existsSync(join(root, 'node_modules', d, 'package.json')))) {
   log('installing npm dependencies');
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('npm install failed');
 }
