@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { normFigure } from '../src/report/inputs.js';
 import { buildReport, bucket, loadReportInput, movingAverage, planItems, planReport, ReportInputError, loadReportInputs, varyingDims } from '../src/report/index.js';
 import type { GridFigure, Item, LineFigure, ReportPlan, TableFigure } from '../src/report/index.js';
 import { writeAllFixtures, writeExperiment } from './report-fixtures.js';
@@ -187,6 +188,15 @@ test('input errors: unknown folders are ReportInputError, malformed inputs are e
   const ex = writeExperiment(join(bad, 'lostrun'), { experiment: 'lost', figure: 'fig5' }, [{ method: 'gue', payoff: 'ce', generatorRun: 'protect/gone/run' }]);
   const p = plan1(ex);
   assert.deepEqual(byId<TableFigure>(p, '-generators').rows, [['protect/gone/run', 'unreadable: no metrics.jsonl', '—', '—', '—', '—', '—']]);
+});
+
+test('the figure field is free text: Table 1 / Fig. 3 spellings are recognised', () => {
+  assert.deepEqual(['table1', 'Table 3', 'tab-2', 'Fig. 3', 'figure 5', 'fig4', 'custom'].map(normFigure), ['table1', 'table3', 'table2', 'fig3', 'fig5', 'fig4', 'custom']);
+  assert.equal(normFigure(null), null);
+  const ex = writeExperiment(join(root, 'spelled'), { experiment: 'spelled', figure: 'Table 2' }, [
+    { method: 'clean', model: 'a' }, { method: 'gue', model: 'a' }, { method: 'clean', model: 'b' }, { method: 'gue', model: 'b' },
+  ]);
+  assert.match(byId<TableFigure>(plan1(ex), '-pivot').title, /^Transfer across victim models/);
 });
 
 test('smoothing and bucketing', () => {

@@ -207,6 +207,15 @@ function commandOf(v: unknown): string | null {
   return null;
 }
 
+/** 'Table 1', 'table-1', 'Fig. 3' → 'table1', 'fig3' (the experiment file's figure field is free text). */
+export function normFigure(f: string | null): string | null {
+  if (f === null) return null;
+  const t = f.toLowerCase().replace(/[\s._-]+/g, '');
+  const m = /^(table|tab|figure|fig)(\d+)/.exec(t);
+  if (!m) return t;
+  return `${m[1]!.startsWith('tab') ? 'table' : 'fig'}${m[2]}`;
+}
+
 function loadExperiment(given: string, dir: string, json: Obj): ExperimentInput {
   const file = join(dir, 'results.json');
   if (!Array.isArray(json.rows)) throw new Error(`${file}: "rows" must be an array`);
@@ -231,7 +240,7 @@ function loadExperiment(given: string, dir: string, json: Obj): ExperimentInput 
     dir,
     experiment: str(json.experiment) ?? basename(dir),
     title: str(json.title),
-    figure: str(json.figure),
+    figure: normFigure(str(json.figure)),
     dataset: str(json.dataset),
     trainSize: num(json.trainSize),
     createdAt: str(json.createdAt),

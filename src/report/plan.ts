@@ -375,7 +375,7 @@ function ablationItems(ex: ExperimentInput, o: PlanOptions): Item[] {
   if (figs.length === 0) return [];
   return [{
     kind: 'grid', id: `${base}-ablation`, title: 'Ablation of the attacker payoff: generator training curves', figures: figs,
-    caption: `Per outer step of each cell’s generator run (Fig. 5): the norm of the attacker-payoff gradient before clipping, and the victim loss on protected data. Moving average over ${o.smooth ?? 'about 2 % of the'} steps${runs.length === 1 ? '; band: min/max' : ''}.`,
+    caption: `Per outer step of each cell’s generator run (Fig. 5): the norm of the attacker-payoff gradient before clipping, and the victim loss on protected data. ${o.smooth === 1 ? 'Raw values' : `Moving average over ${o.smooth ?? 'about 2 % of the'} steps`}${runs.length === 1 ? '; band: min/max' : ''}.`,
   }];
 }
 
@@ -439,7 +439,7 @@ function experimentSection(ex: ExperimentInput, o: PlanOptions): Section {
   if (vary.length > 0) meta.push(['varied', vary.map((k) => dim(k).label).join(', ')]);
   return {
     id: `exp-${base}`, kind: 'experiment', title: ex.title ?? ex.experiment, sources: [ex.path], meta,
-    commands: ex.command !== null ? [ex.command] : [`gue experiment <spec of '${ex.experiment}'>  (results in ${ex.path})`],
+    commands: ex.command !== null ? [ex.command] : [`gue experiment <file or preset of '${ex.experiment}'> --out ${shellArg(ex.path)}`],
     notes, items,
   };
 }
@@ -522,10 +522,11 @@ function trainSection(runs: TrainInput[], o: PlanOptions): Section {
   });
   const figs = CONVERGENCE.map(([k, title, yl, f, log]) => stepFigure(`${id}-${k}`, title, yl, lr, f, o, log)).filter((x): x is LineFigure => x !== null);
   const maxN = Math.max(...runs.map((r) => r.steps.length));
+  const w = o.smooth ?? autoWindow(maxN);
   if (figs.length > 0) {
     items.push({
       kind: 'grid', id: `${id}-convergence`, title: 'Convergence of the game solver', figures: figs,
-      caption: `Per outer step, moving average over ${o.smooth ?? autoWindow(maxN)} steps${runs.length === 1 && (o.smooth ?? autoWindow(maxN)) > 1 ? '; band: min/max of the raw values' : ''}. A converged solver has λ near 0 and flat f and J_c.`,
+      caption: `Per outer step, ${w > 1 ? `moving average over ${w} steps${runs.length === 1 ? '; band: min/max of the raw values' : ''}` : 'raw values'}${maxN > (o.maxPoints ?? 250) ? `, averaged into ${o.maxPoints ?? 250} points` : ''}. A converged solver has λ near 0 and flat f and J_c.`,
     });
   }
   const proxyRuns = lr.filter(({ run }) => run.proxy.length > 0);
