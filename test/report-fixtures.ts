@@ -124,7 +124,13 @@ export function writeTrainRun(dir: string, steps: number, opts: { payoff?: strin
   return dir;
 }
 
-export function writeEvaluate(dir: string, training: string, accs: number[], model = 'small-cnn'): string {
+export interface EvaluateExtras {
+  robustAcc?: number;
+  defense?: { name: string; kind: 'data' | 'training'; options: Record<string, unknown> };
+  adversarialTraining?: { kind: string; eps: number; steps: number; stepSize: number; beta?: number };
+}
+
+export function writeEvaluate(dir: string, training: string, accs: number[], model = 'small-cnn', extras: EvaluateExtras = {}): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), JSON.stringify({
     command: 'evaluate', training, trainingMeta: null,
@@ -132,6 +138,8 @@ export function writeEvaluate(dir: string, training: string, accs: number[], mod
     result: {
       epochs: accs.map((a, i) => ({ epoch: i + 1, trainLoss: 1 / (i + 1), trainAcc: a + 5, testAcc: a, lr: 0.01 })),
       finalTestAcc: accs[accs.length - 1], worstTestAcc: Math.min(...accs), bestTestAcc: Math.max(...accs),
+      robustAcc: extras.robustAcc ?? null, robust: extras.robustAcc !== undefined ? { eps: 4 / 255, steps: 20, stepSize: 1 / 255 } : null,
+      adversarialTraining: extras.adversarialTraining ?? null, defense: extras.defense ?? null,
     },
     versions: { gue: '0.1.0', libtorch: '2.1.0', node: 'v20.0.0' },
   }, null, 2));

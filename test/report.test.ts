@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { normFigure } from '../src/report/inputs.js';
 import { buildReport, bucket, loadReportInput, movingAverage, planItems, planReport, ReportInputError, loadReportInputs, varyingDims } from '../src/report/index.js';
 import type { GridFigure, Item, LineFigure, ReportPlan, TableFigure } from '../src/report/index.js';
-import { writeAllFixtures, writeExperiment } from './report-fixtures.js';
+import { writeAllFixtures, writeEvaluate, writeExperiment, writeTrainRun } from './report-fixtures.js';
 import { reportCommand } from '../src/cli/report.js';
 import { parseFlags, UsageError } from '../src/cli/args.js';
 
@@ -149,6 +149,33 @@ test('evaluate folders: table and curves, command reconstructed', () => {
   assert.deepEqual(byId<LineFigure>(p, 'evaluate-epochs').series.map((s) => s.points.length), [4, 4]);
   assert.match(p.sections[0]!.commands[0]!, /^gue evaluate --clean --model small-cnn --epochs 4 --milestones 3 .* --out /);
   assert.match(p.sections[0]!.commands[1]!, /^gue evaluate --data protected\/gue-8 /);
+});
+
+test('evaluate with a defense, adversarial training and robust accuracy: extra columns and flags', () => {
+  const e = writeEvaluate(join(root, 'eval-at'), 'protected/gue-8', [40, 45, 50], 'small-cnn', {
+    robustAcc: 33.3,
+    defense: { name: 'jpeg', kind: 'data', options: { quality: 10 } },
+    adversarialTraining: { kind: 'trades', eps: 4 / 255, steps: 10, stepSize: 1 / 255, beta: 6 },
+  });
+  const p = planReport(loadReportInputs([e, fx.evalClean]));
+  const t = byId<TableFigure>(p, 'evaluate-results');
+  assert.deepEqual(t.columns, ['result', 'training data', 'victim', 'defense', 'adv. training', 'epochs', 'final acc (%)', 'worst acc (%)', 'best acc (%)', 'robust acc (%)']);
+  assert.deepEqual(t.rows[0]!.slice(1), ['protected/gue-8', 'small-cnn', 'jpeg(quality=10)', 'trades ε_a=4/255', '3', '50.00', '40.00', '50.00', '33.30']);
+  assert.deepEqual(t.rows[1]!.slice(3, 5), ['none', 'none']);
+  assert.equal(t.rows[1]![9], '—');
+  assert.match(p.sections[0]!.commands[0]!, / --defense jpeg --defense-opt quality=10 --at trades --at-eps 4 --trades-beta 6 --robust-eval --out /);
+  assert.equal(byId<LineFigure>(p, 'evaluate-epochs').series[0]!.label, 'protected/gue-8 → small-cnn + jpeg(quality=10) + AT trades ε_a=4/255');
+});
+
+test('proxy-victim records in any of the accepted shapes', () => {
+  const dir = writeTrainRun(join(root, 'proxy-shapes'), 20);
+  writeFileSync(join(dir, 'metrics.jsonl'), readFileSync(join(dir, 'metrics.jsonl'), 'utf8').replace(/\{"step": 21.*$/, '')
+    + '{"proxy": {"step": 5, "acc": 70}}\n{"type": "proxy", "step": 10, "acc": 60, "worstAcc": 55}\n{"step": 15, "proxy": {"testAcc": 50}}\n');
+  const run = loadReportInput(dir);
+  assert.ok(run.kind === 'train');
+  assert.deepEqual(run.proxy, [{ step: 5, acc: 70, worstAcc: null }, { step: 10, acc: 60, worstAcc: 55 }, { step: 15, acc: 50, worstAcc: null }]);
+  assert.equal(run.steps.length, 20);
+  assert.equal(run.badLines, 0);
 });
 
 test('several inputs at once: one section each kind, in order; varying dims', () => {

@@ -123,6 +123,10 @@ export interface EvaluateInput {
   worstAcc: number;
   bestAcc: number;
   robustAcc: number | null;
+  /** Defense the victim trained with (result.defense), when any. */
+  defense: { name: string; options: Record<string, unknown> } | null;
+  /** Adversarial training (result.adversarialTraining), when any; eps in [0,1] units. */
+  adversarialTraining: { kind: string; eps: number; beta: number | null } | null;
   versions: Record<string, unknown> | null;
 }
 
@@ -289,6 +293,12 @@ function loadTrain(given: string, dir: string): TrainInput {
       badLines++;
       return;
     }
+    if (o.type === 'proxy' || o.kind === 'proxy') {
+      const p = proxyOf(o, null);
+      if (p) proxy.push(p);
+      else badLines++;
+      return;
+    }
     if ('proxy' in o) {
       const p = proxyOf(o.proxy, num(o.step));
       if (p) proxy.push(p);
@@ -372,6 +382,10 @@ function loadEvaluate(given: string, dir: string, json: Obj): EvaluateInput {
     worstAcc: num(result.worstTestAcc) ?? (curve.length > 0 ? Math.min(...curve) : finalAcc),
     bestAcc: num(result.bestTestAcc) ?? (curve.length > 0 ? Math.max(...curve) : finalAcc),
     robustAcc: num(result.robustAcc) ?? num(json.robustAcc),
+    defense: isObj(result.defense) && typeof result.defense.name === 'string'
+      ? { name: result.defense.name, options: isObj(result.defense.options) ? result.defense.options : {} } : null,
+    adversarialTraining: isObj(result.adversarialTraining) && typeof result.adversarialTraining.kind === 'string' && num(result.adversarialTraining.eps) !== null
+      ? { kind: result.adversarialTraining.kind, eps: num(result.adversarialTraining.eps)!, beta: num(result.adversarialTraining.beta) } : null,
     versions: isObj(json.versions) ? json.versions : null,
   };
 }

@@ -570,18 +570,41 @@ export function evaluateCommandLine(e: EvaluateInput): string {
   add('momentum', v.momentum); add('weight-decay', v.weightDecay); add('crop-padding', v.cropPadding);
   if (v.flip === false) parts.push('--no-flip');
   add('victim-seed', v.seed); add('device', v.device);
+  if (e.defense) {
+    parts.push('--defense', shellArg(e.defense.name));
+    const keys = Object.keys(e.defense.options).sort();
+    if (keys.length > 0) parts.push('--defense-opt', shellArg(keys.map((k) => `${k}=${String(e.defense!.options[k])}`).join(',')));
+  }
+  if (e.adversarialTraining) {
+    parts.push('--at', shellArg(e.adversarialTraining.kind), '--at-eps', String(+(e.adversarialTraining.eps * 255).toFixed(4)));
+    if (e.adversarialTraining.beta !== null && e.adversarialTraining.kind === 'trades') parts.push('--trades-beta', String(e.adversarialTraining.beta));
+  }
+  if (e.robustAcc !== null) parts.push('--robust-eval');
   parts.push('--out', shellArg(e.path));
   return parts.join(' ');
 }
 
+function evalDefense(e: EvaluateInput): string {
+  if (!e.defense) return 'none';
+  const keys = Object.keys(e.defense.options).sort();
+  return keys.length === 0 ? e.defense.name : `${e.defense.name}(${keys.map((k) => `${k}=${JSON.stringify(e.defense!.options[k])}`).join(', ')})`;
+}
+function evalAt(e: EvaluateInput): string {
+  const a = e.adversarialTraining;
+  return a ? `${a.kind} ε_a=${+(a.eps * 255).toFixed(2)}/255` : 'none';
+}
+
 function evaluateSection(evs: EvaluateInput[]): Section {
-  const labels = evs.map((e) => `${e.training === 'clean' ? 'clean' : e.training} → ${String(e.victim.model ?? 'victim')}`);
+  const labels = evs.map((e) => `${e.training === 'clean' ? 'clean' : e.training} → ${String(e.victim.model ?? 'victim')}${e.defense ? ` + ${evalDefense(e)}` : ''}${e.adversarialTraining ? ` + AT ${evalAt(e)}` : ''}`);
   const uniq = labels.map((l, i) => (labels.filter((x) => x === l).length > 1 ? `${l} (${evs[i]!.path})` : l));
   const hasRobust = evs.some((e) => e.robustAcc !== null);
-  const columns = ['result', 'training data', 'victim', 'epochs', 'final acc (%)', 'worst acc (%)', 'best acc (%)', ...(hasRobust ? ['robust acc (%)'] : [])];
+  const hasDefense = evs.some((e) => e.defense !== null);
+  const hasAt = evs.some((e) => e.adversarialTraining !== null);
+  const columns = ['result', 'training data', 'victim', ...(hasDefense ? ['defense'] : []), ...(hasAt ? ['adv. training'] : []), 'epochs', 'final acc (%)', 'worst acc (%)', 'best acc (%)', ...(hasRobust ? ['robust acc (%)'] : [])];
+  const firstNum = columns.indexOf('epochs');
   const items: Item[] = [{
-    kind: 'table', id: 'evaluate-results', title: 'Victims', columns, numeric: columns.map((_, i) => i >= 3),
-    rows: evs.map((e) => [e.path, e.training, String(e.victim.model ?? '—'), String(e.curve.length || (e.victim.epochs ?? '—')), fmtAcc(e.finalAcc), fmtAcc(e.worstAcc), fmtAcc(e.bestAcc), ...(hasRobust ? [fmtAcc(e.robustAcc)] : [])]),
+    kind: 'table', id: 'evaluate-results', title: 'Victims', columns, numeric: columns.map((_, i) => i >= firstNum),
+    rows: evs.map((e) => [e.path, e.training, String(e.victim.model ?? '—'), ...(hasDefense ? [evalDefense(e)] : []), ...(hasAt ? [evalAt(e)] : []), String(e.curve.length || (e.victim.epochs ?? '—')), fmtAcc(e.finalAcc), fmtAcc(e.worstAcc), fmtAcc(e.bestAcc), ...(hasRobust ? [fmtAcc(e.robustAcc)] : [])]),
     caption: 'Clean test accuracy of each victim (gue evaluate).',
   }];
   const series = evs.map((e, i) => ({ label: uniq[i]!, dots: true, points: e.curve.map((y, j) => ({ x: j + 1, y })) })).filter((sr) => sr.points.length > 0);
