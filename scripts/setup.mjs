@@ -3,7 +3,7 @@
 //  1. Debian/Ubuntu packages: libtorch-dev (unless LIBTORCH is set), libjemalloc2, libopenblas0-pthread,
 //     dataset-fashion-mnist; with --bench also python3-torch (only the benchmarks need it); with --test also
 //     chromium (the browser tests drive it through playwright-core).
-//  2. npm dependencies (npm install) when any dependency of package.json is missing from node_modules.
+//  2. npm dependencies (npm install) when node_modules is missing.
 //  3. The native binding (node-gyp) when it is missing or older than its sources.
 //  4. TypeScript (tsc).
 // On non-Debian systems it stops with a message that says what to install.
@@ -57,10 +57,12 @@ if (hasApt) {
 }
 
 // ---------------------------------------------------------------- npm dependencies
+// Any dependency in package.json without its folder in node_modules (a fresh clone, or a pull that added one).
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
-if (deps.some((d) => !existsSync(join(root, 'node_modules', d, 'package.json')))) {
-  log('installing npm dependencies');
+const missingDeps = deps.filter((d) => !existsSync(join(root, 'node_modules', d, 'package.json')));
+if (missingDeps.length > 0) {
+  log(`installing npm dependencies (missing: ${missingDeps.join(', ')})`);
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) fail('npm install failed');
 }
 
