@@ -8,6 +8,7 @@ import { evaluateCommand } from './evaluate.js';
 import { exportCommand } from './export.js';
 import { attackCommand } from './attack.js';
 import { serveCommand } from './serve.js';
+import { reportCommand } from './report.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -18,4 +19,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   export: exportCommand,
   attack: attackCommand,
   serve: serveCommand,
+  report: reportCommand,
 });
