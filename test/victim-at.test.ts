@@ -90,7 +90,7 @@ test('defenses in trainVictim: data and training defenses run, are recorded, and
   // Mixup with AT: soft targets go through the PGD loss too.
   trainVictim(train, testSet, { ...small, defense: 'mixup', at: 'pgd', atSteps: 1 });
   assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'nope' }), /unknown defense 'nope'/);
-  assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'bitdepth', defenseOptions: { bits: '9' } }), /bits of defense 'bitdepth' must be at most 8/);
+  assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'bitdepth', defenseOptions: { bits: '9' } }), /option 'bits' of defense 'bitdepth' must be at most 8/);
   assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'grayscale' }), /already grayscale/);
   assert.throws(() => trainVictim(train, testSet, { ...small, at: 'pgd', atEps: 0 }), /atEps must be in \(0, 1\]/);
   assert.throws(() => trainVictim(train, testSet, { ...small, at: 'fgsm' as never }), /must be one of none, pgd, trades/);
