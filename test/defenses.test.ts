@@ -4,7 +4,7 @@
 // Cutout zeroes one square; all without leaking tensors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Generator, memory, rand, randint, scope, setNumThreads, type Tensor } from '../src/engine/index.js';
+import { Generator, memory, oneHot, rand, randint, randperm, scope, setNumThreads, type Tensor } from '../src/engine/index.js';
 import { DEFENSES, getDefense, resolveDefense, type DataDefense, type TrainingDefense } from '../src/defenses/index.js';
 import { OptionError } from '../src/util/options.js';
 import type { ImageDataset } from '../src/data/index.js';
@@ -125,7 +125,13 @@ test('mixup and cutmix: soft targets that sum to 1, mixing weights consistent wi
     const lam = Math.min(...own);
     assert.ok(lam >= 0 && lam <= 1);
     if (name === 'mixup') {
-      // x̃ = λx + (1−λ)x[π]: at λ the residual x̃ − λx is a (1−λ) multiple of some image of the batch.
+      // Replay the draws (α = 1: λ ~ U(0,1), then π): x̃ = λx + (1−λ)x[π], ỹ = λ·onehot(y) + (1−λ)·onehot(y[π]).
+      const g2 = new Generator(3);
+      const l = rand([1], { generator: g2, dtype: 'float64' }).item();
+      const perm = randperm(12, { generator: g2 });
+      assert.ok(a.x.sub(x.mul(l).add(x.indexSelect(0, perm).mul(1 - l))).abs().max().item() < 1e-6, 'mixed images');
+      const oh = oneHot(y, 5).to('float32');
+      assert.ok(a.target.sub(oh.mul(l).add(oh.indexSelect(0, perm).mul(1 - l))).abs().max().item() < 1e-6, 'mixed targets');
       assert.ok(own.every((w) => w >= lam - 1e-6));
     } else {
       // CutMix pixels come from x itself or from another image of the batch, unchanged; λ' = fraction of own pixels.

@@ -88,9 +88,14 @@ test('defenses in trainVictim: data and training defenses run, are recorded, and
   assert.equal(none.defense, null);
   assert.equal(none.robustAcc, null);
   // Mixup with AT: soft targets go through the PGD loss too.
-  trainVictim(train, testSet, { ...small, defense: 'mixup', at: 'pgd', atSteps: 1 });
+  for (const at of ['pgd', 'trades'] as const) {
+    const before = memory().tensors;
+    const r = trainVictim(train, testSet, { ...small, defense: 'mixup', at, atSteps: 1, robustEval: true, robustSteps: 1 });
+    assert.ok(r.robustAcc !== null && Number.isFinite(r.epochs[0]!.trainLoss));
+    assert.equal(memory().tensors, before, `mixup + ${at} + robust eval: no leaked tensors`);
+  }
   assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'nope' }), /unknown defense 'nope'/);
-  assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'bitdepth', defenseOptions: { bits: '9' } }), /bits of defense 'bitdepth' must be at most 8/);
+  assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'bitdepth', defenseOptions: { bits: '9' } }), /option 'bits' of defense 'bitdepth' must be at most 8/);
   assert.throws(() => trainVictim(train, testSet, { ...small, defense: 'grayscale' }), /already grayscale/);
   assert.throws(() => trainVictim(train, testSet, { ...small, at: 'pgd', atEps: 0 }), /atEps must be in \(0, 1\]/);
   assert.throws(() => trainVictim(train, testSet, { ...small, at: 'fgsm' as never }), /must be one of none, pgd, trades/);
