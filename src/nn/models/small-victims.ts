@@ -36,13 +36,13 @@ export class LeNet extends Module {
   constructor(o: SmallVictimOptions = {}) {
     super();
     const s = o.imageSize ?? 28;
+    const f = Math.floor((Math.floor(s / 2) - 4) / 2);
+    if (f < 1) throw new Error(`LeNet needs images of at least 12×12, got ${s}×${s}`);
     const g = { generator: o.generator };
     this.registerModule('features', new Sequential(
       new Conv2d(o.inChannels ?? 1, 6, 5, { padding: 2, ...g }), new ReLU(), new MaxPool2d(2),
       new Conv2d(6, 16, 5, g), new ReLU(), new MaxPool2d(2),
     ));
-    const f = Math.floor((Math.floor(s / 2) - 4) / 2);
-    if (f < 1) throw new Error(`LeNet needs images of at least 12×12, got ${s}×${s}`);
     this.registerModule('fc1', new Linear(16 * f * f, 120, g));
     this.registerModule('fc2', new Linear(120, 84, g));
     this.registerModule('fc3', new Linear(84, o.numClasses ?? 10, g));
