@@ -62,6 +62,7 @@ export function shortHash(v: unknown, n = 10): string {
 }
 
 function idValue(v: Json): string {
+  if (isObject(v) && typeof v.label === 'string') return v.label;
   if (isObject(v)) return Object.entries(v).map(([k, x]) => (isObject(x) || Array.isArray(x) ? `${k}-${shortHash(x, 6)}` : `${k}-${String(x)}`)).join('+') || 'default';
   if (Array.isArray(v)) return shortHash(v, 6);
   return String(v);
@@ -74,7 +75,11 @@ function sanitize(id: string): string {
 
 function setPath(target: { protect: JsonObject; victim: JsonObject; seed: number }, axis: string, v: Json): void {
   if (axis === 'seed') target.seed = v as number;
-  else if (axis === 'protect' || axis === 'victim') Object.assign(target[axis], v as JsonObject);
+  else if (axis === 'protect' || axis === 'victim') {
+    // 'label' names the value in cell ids; it is not an option.
+    const { label: _label, ...opts } = v as JsonObject;
+    Object.assign(target[axis], opts);
+  }
   else {
     const [stage, key] = axis.split('.') as ['protect' | 'victim', string];
     target[stage][key] = v;
@@ -206,7 +211,9 @@ export function expandCells(spec: ExperimentSpec): ResolvedCell[] {
     }
   }
   spec.cells.forEach((cell, i) => {
-    const c = { protect: { ...clone(spec.defaults.protect), ...clone(cell.protect) }, victim: { ...clone(spec.defaults.victim), ...clone(cell.victim) }, seed: cell.seed ?? spec.defaults.seed };
+    const c = { protect: clone(spec.defaults.protect), victim: clone(spec.defaults.victim), seed: cell.seed ?? spec.defaults.seed };
+    setPath(c, 'protect', cell.protect);
+    setPath(c, 'victim', cell.victim);
     const auto = [idValue(cell.protect), idValue(cell.victim)].filter((s) => s !== 'default').join('__');
     raw.push({ ...c, id: cell.id ?? sanitize(`cell${i + 1}${auto ? '__' + auto : ''}`), where: `cells[${i}]` });
   });

@@ -73,7 +73,8 @@ export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | n
   const p = cell.protect;
   const gue = p.method === 'gue';
   const vs = cell.victimSpec;
-  const atEps = typeof vs.atEps255 === 'number' ? vs.atEps255 : typeof cell.victim.atEps === 'number' ? cell.victim.atEps * 255 : 0;
+  const at = typeof vs.at === 'string' ? vs.at : 'none';
+  const atEps = at === 'none' ? 0 : typeof vs.atEps255 === 'number' ? vs.atEps255 : typeof cell.victim.atEps === 'number' ? cell.victim.atEps * 255 : 0;
   return {
     cell: cell.id,
     status,
@@ -87,7 +88,7 @@ export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | n
     genSteps: protect?.genSteps ?? null,
     defense: typeof vs.defense === 'string' ? vs.defense : 'none',
     defenseOptions: vs.defenseOptions ?? {},
-    at: typeof vs.at === 'string' ? vs.at : 'none',
+    at,
     atEps255: r2(atEps),
     model: cell.victim.model as string,
     epochs: cell.victim.epochs as number,

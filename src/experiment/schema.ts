@@ -89,7 +89,8 @@ export function checkAxisKey(where: string, key: string): void {
 /** Validates the structure of a parsed experiment file. `source` names it in messages. */
 export function parseExperiment(raw: unknown, source: string): ExperimentSpec {
   if (!isObject(raw)) throw new ExperimentError(`${source}: the experiment must be a mapping at the top level`);
-  unknownKeys(source, raw, TOP_KEYS);
+  // Top-level keys starting with 'x-' are ignored: a place for YAML anchors (&name) reused with merge keys (<<: *name).
+  unknownKeys(source, Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-'))), TOP_KEYS);
   const name = str(`${source}: name`, raw.name)!;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ExperimentError(`${source}: name '${name}' may use only letters, digits, '.', '_' and '-' (it names the output folder)`);
   const title = str(`${source}: title`, raw.title ?? name)!;
@@ -156,7 +157,7 @@ export function loadExperimentFile(path: string): ExperimentSpec {
   const ext = extname(path).toLowerCase();
   let raw: unknown;
   try {
-    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text);
+    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { merge: true });
   } catch (e) {
     throw new ExperimentError(`${path}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
