@@ -3,14 +3,14 @@
 // checkpoint), failure isolation, and the results.json format that `gue report` reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memory } from '../src/engine/index.js';
 import { trainGenerator } from '../src/game/index.js';
 import { loadDataset } from '../src/data/index.js';
 import {
-  ExperimentError, expandCells, matchGlob, parseExperiment, planExperiment, runExperiment, stableJson, type ExperimentSpec,
+  ExperimentError, expandCells, loadExperimentFile, matchGlob, parseExperiment, planExperiment, runExperiment, stableJson, type ExperimentSpec,
 } from '../src/experiment/index.js';
 import type { GueEvent } from '../src/util/events.js';
 import { syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
@@ -218,5 +218,37 @@ test('a GUE cell resumes a killed generator run from its checkpoint, then protec
     assert.equal(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).trainSize, 96);
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('JSON and YAML files: YAML anchors under x- keys, merge keys, labels in ids', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-exp-'));
+  try {
+    const y = join(dir, 'a.yaml');
+    writeFileSync(y, [
+      'name: a',
+      'figure: table4',
+      'dataset: { name: fashion-mnist }',
+      'x-common: &common { model: lenet, epochs: 3 }',
+      'grid:',
+      '  victim:',
+      '    - { label: first, <<: *common }',
+      '    - { label: second, <<: *common, epochs: 5 }',
+    ].join('\n'));
+    const cells = expandCells(loadExperimentFile(y));
+    assert.deepEqual(cells.map((c) => c.id), ['first', 'second']);
+    assert.deepEqual(cells.map((c) => [c.victim.model, c.victim.epochs]), [['lenet', 3], ['lenet', 5]]);
+    assert.ok(!('label' in cells[0]!.victim) && !('label' in cells[0]!.victimSpec), 'label is not an option');
+    assert.deepEqual(cells.flatMap((c) => c.problems), []);
+    const j = join(dir, 'b.json');
+    writeFileSync(j, JSON.stringify({ name: 'b', figure: 'fig3', dataset: { name: 'cifar10', dataDir: '/nowhere' }, grid: { 'protect.fraction': [0.5] }, defaults: { protect: { method: 'gue' } } }));
+    const jc = expandCells(loadExperimentFile(j));
+    assert.equal(jc[0]!.id, 'fraction-0.5');
+    assert.equal(jc[0]!.protect.train!.fraction, 0.5);
+    writeFileSync(j, '{"name": ');
+    assert.throws(() => loadExperimentFile(j), /b\.json: not valid JSON/);
+    assert.throws(() => loadExperimentFile(join(dir, 'none.yaml')), /no such experiment file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
