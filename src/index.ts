@@ -9,3 +9,4 @@ export * as io from './io/index.js';
 export type { GueEvent, EventSink } from './util/events.js';
 export * as onnx from './export/index.js';
 export * as defenses from './defenses/index.js';
+export * as experiment from './experiment/index.js';

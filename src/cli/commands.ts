@@ -9,6 +9,7 @@ import { exportCommand } from './export.js';
 import { attackCommand } from './attack.js';
 import { serveCommand } from './serve.js';
 import { reportCommand } from './report.js';
+import { experimentCommand } from './experiment.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -20,4 +21,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   attack: attackCommand,
   serve: serveCommand,
   report: reportCommand,
+  experiment: experimentCommand,
 });

@@ -1,0 +1,89 @@
+// `gue experiment <file|preset>`: runs a grid of protect → victim cells declared in a JSON/YAML file
+// (docs/experiments.md), resumably, and prints one results table. Presets: presets/<group>/<name>.yaml.
+import type { Command } from './main.js';
+import { UsageError } from './args.js';
+import { DEVICE_FLAG } from './common.js';
+import {
+  ExperimentError, formatTable, listPresets, loadExperimentFile, planExperiment, resolveExperimentPath, runExperiment, type ExperimentSpec,
+} from '../experiment/index.js';
+
+export const experimentCommand: Command = {
+  spec: {
+    name: 'experiment',
+    summary: 'run a grid of protect → victim cells from a JSON/YAML file or a preset (cpu/table1, paper/fig3, ...); resumable',
+    usage: 'gue experiment <file|preset> [--out dir] [--only <cell-glob>] [--dry-run] [--device cpu] [--json] | gue experiment --list-presets',
+    positionals: { name: 'an experiment file or preset name', min: 0, max: 1 },
+    flags: {
+      out: { type: 'string', description: 'output folder (default runs/experiments/<name>)' },
+      only: { type: 'string', description: 'run only the cells whose id matches this glob (* and ?)' },
+      'dry-run': { type: 'boolean', description: 'list the cells, what is done and what is cached; run nothing' },
+      'list-presets': { type: 'boolean', description: 'list the shipped presets' },
+      'train-size': { type: 'int', description: "override the file's dataset.trainSize (first N training images; 0 = all)", min: 0 },
+      'test-size': { type: 'int', description: "override the file's dataset.testSize (first N test images; 0 = all)", min: 0 },
+      'data-dir': { type: 'string', description: "override the file's dataset.dataDir" },
+      ...DEVICE_FLAG,
+    },
+  },
+  run({ flags, positionals, given, out }) {
+    if (flags['list-presets'] === true) {
+      const presets = listPresets();
+      out.result({ presets: presets.map((p) => ({ name: p.name, path: p.path, summary: p.summary })) }, presets.map((p) => `${p.name.padEnd(18)}${p.summary}`).join('\n') || 'no presets found');
+      return 0;
+    }
+    const arg = positionals[0];
+    if (arg === undefined) throw new UsageError("'experiment' needs an experiment file or a preset name (gue experiment --list-presets lists them)");
+    const path = resolveExperimentPath(arg);
+    if (path === null) throw new UsageError(`'${arg}' is neither a file nor a preset; presets: ${listPresets().map((p) => p.name).join(', ')}`);
+    let spec: ExperimentSpec;
+    try {
+      spec = loadExperimentFile(path);
+    } catch (e) {
+      if (e instanceof ExperimentError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (given.has('train-size')) spec.dataset.trainSize = flags['train-size'] as number;
+    if (given.has('test-size')) spec.dataset.testSize = flags['test-size'] as number;
+    if (given.has('data-dir')) spec.dataset.dataDir = flags['data-dir'] as string;
+    const opts = {
+      out: flags.out as string | undefined,
+      only: flags.only as string | undefined,
+      device: given.has('device') ? (flags.device as string) : spec.device ?? 'cpu',
+      onEvent: out.sink,
+    };
+    let plan;
+    try {
+      plan = planExperiment(spec, opts);
+    } catch (e) {
+      if (e instanceof ExperimentError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (flags['dry-run'] === true) {
+      const cells = plan.cells.map((p) => ({
+        cell: p.cell.id, selected: p.selected, status: p.status, error: p.error, method: p.cell.protect.method, protectDir: p.cell.protectHash ? `protect/${p.cell.protectHash}` : null,
+        protectCached: p.protectCached, model: p.cell.victim.model, epochs: p.cell.victim.epochs, seed: p.cell.seed, problems: p.cell.problems,
+      }));
+      const lines = [`${spec.name}: ${spec.title} (${spec.figure}; ${spec.dataset.name}${spec.dataset.trainSize ? `, first ${spec.dataset.trainSize} training images` : ''}) → ${plan.out}`];
+      const w = Math.max(4, ...cells.map((c) => c.cell.length));
+      lines.push(`${'cell'.padEnd(w)}  ${'status'.padEnd(8)}  protect`);
+      for (const c of cells) {
+        if (!c.selected) continue;
+        const prot = c.protectDir === null ? 'none' : `${c.method} ${c.protectDir} ${c.protectCached ? '(cached)' : '(to make)'}`;
+        lines.push(`${c.cell.padEnd(w)}  ${c.status.padEnd(8)}  ${prot}`);
+      }
+      const sel = cells.filter((c) => c.selected);
+      const protects = new Set(sel.filter((c) => c.protectDir && !c.protectCached).map((c) => c.protectDir));
+      lines.push(`${sel.length} cells: ${sel.filter((c) => c.status === 'done').length} done, ${sel.filter((c) => c.status !== 'done').length} to run; ${protects.size} protected datasets to make`);
+      if (plan.problems.length) lines.push('problems (the run would refuse to start):', ...plan.problems.map((p) => `  ${p}`));
+      out.result({ experiment: spec.name, out: plan.out, cells, problems: plan.problems }, lines.join('\n'));
+      return plan.problems.length ? 2 : 0;
+    }
+    if (plan.problems.length) throw new UsageError(`${spec.name}: cannot run:\n  ${plan.problems.join('\n  ')}`);
+    const s = runExperiment(spec, opts);
+    out.result(
+      { ...s.results, out: s.out, ran: s.ran, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
+      `${spec.title}\n${formatTable(s.results.rows.filter((r) => opts.only === undefined || s.ran.includes(r.cell) || s.skipped.includes(r.cell) || s.failed.includes(r.cell)))}\n` +
+        `results: ${s.out}/results.json (${s.ran.length} ran, ${s.skipped.length} already done, ${s.failed.length} failed)`,
+    );
+    return s.failed.length > 0 ? 1 : 0;
+  },
+};
