@@ -160,6 +160,7 @@ async function main(): Promise<void> {
       if (r % 2 === 0) { a(); b(); c(); } else { c(); b(); a(); }
     }
     const best = (rs: Record<string, number | string>[], k: string) => Math.max(...rs.map((x) => Number(x[k])));
+    const fmt = (v: number) => (v >= 100 ? v.toFixed(1) : v.toPrecision(3));
     const ratios: Record<string, number> = {};
     const ratiosLibtorch: Record<string, number> = {};
     const ratiosCpu: Record<string, number> = {};
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
       ratios[w.name] = Number((o / t).toFixed(3));
       ratiosLibtorch[w.name] = Number((l / t).toFixed(3));
       ratiosCpu[w.name] = Number((best(res.onnx, `${w.name}:cpu`) / best(res.pytorch, `${w.name}:cpu`)).toFixed(3));
-      rows.push([w.name, o.toFixed(1), l.toFixed(1), t.toFixed(1), ratios[w.name]!.toFixed(3), ratiosLibtorch[w.name]!.toFixed(3), ratiosCpu[w.name]!.toFixed(3)]);
+      rows.push([w.name, fmt(o), fmt(l), fmt(t), ratios[w.name]!.toFixed(3), ratiosLibtorch[w.name]!.toFixed(3), ratiosCpu[w.name]!.toFixed(3)]);
     }
     if (json) {
       process.stdout.write(JSON.stringify({ bench: 'protect', onnx: res.onnx, libtorch: res.libtorch, pytorch: res.pytorch }) + '\n');

@@ -78,7 +78,7 @@ test('onnxruntime matches libtorch (eval mode, clamp(x + ε·G(x), 0, 1)) for 1 
     const gen = makeGenerator(channels, width, seed);
     const path = join(tmp, `g${channels}.onnx`);
     writeFileSync(path, exportOnnx(gen, { eps: EPS, channels }));
-    const backend = await createOnnxBackend(path, { threads: 2 });
+    const backend = await createOnnxBackend(path, { threads: 1 });
     try {
       assert.equal(backend.kind, 'onnxruntime');
       assert.equal(backend.channels, channels);
