@@ -74,7 +74,6 @@ function prepareEm(ctx: AttackContext, o: OptionValues, granularity: 'sample' | 
             });
           }
         });
-        idx.dispose();
         start += len;
         ctx.onEvent({ type: 'progress', task: `${ctx.task} round ${r}`, step: ++step, total });
       }

@@ -97,7 +97,6 @@ export function poisonDataset(ds: ImageDataset, perturb: PerturbFn, o: PoisonOpt
         return where(over, towardClean, q).clamp(0, 255).to('uint8').contiguous().toTypedArray() as Uint8Array;
       }),
     );
-    idx.dispose();
     const base = start * per;
     for (let s = 0; s < len; s++) {
       const off = s * per;

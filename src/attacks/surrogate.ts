@@ -84,7 +84,6 @@ export class Surrogate {
         const n = b.y.shape[0]!;
         return [lossT.item() * n, noGrad(() => logits.argmax(1).eq(b.y).sum().item()), n] as const;
       });
-      idx.dispose();
       loss += l;
       correct += c;
       seen += n;
@@ -103,7 +102,6 @@ export class Surrogate {
           const x = perturb ? b.x.add(perturb(b.x, idx, b.y)).clamp(0, 1) : b.x;
           return this.model.forward(x).argmax(1).eq(b.y).sum().item();
         });
-        idx.dispose();
       }
     });
     return (100 * correct) / this.data.size;

@@ -91,7 +91,6 @@ function prepareTap(ctx: AttackContext, o: OptionValues): PreparedAttack {
         }
         table.setRange(start, noGrad(() => best!.sub(b.x)));
       });
-      idx.dispose();
       start += len;
       ctx.onEvent({ type: 'progress', task: `${ctx.task} craft`, step: ++step, total });
     }

@@ -271,22 +271,14 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       solver.clfOpt.lr = multiStepLr(o.lrCls, o.clsMilestones, o.lrGamma, epoch);
       let b = 0;
       for (const idx of indexBatches(tdata.size, { batchSize: o.batchSize, shuffle: true, generator: shuffle })) {
-        // indexBatches yields views that the caller owns.
-        if (b++ < within) {
-          idx.dispose();
-          continue;
-        }
-        if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) {
-          idx.dispose();
-          break;
-        }
+        if (b++ < within) continue;
+        if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
         const t0 = Date.now();
         const m = scope(() => {
           const batch = tdata.batch(idx);
           const x = o.memoryFormat === 'channelsLast' ? batch.x.contiguous('channelsLast') : batch.x;
           return solver.step(x, batch.y);
         });
-        idx.dispose();
         step++;
         ranThisCall++;
         last = m;

@@ -125,7 +125,6 @@ export function robustAccuracy(model: Module, data: TensorDataset, o: RobustEval
         const adv = pgdLinf((xx) => F.crossEntropy(model.forward(xx), b.y), b.x, { eps: o.eps, steps: o.steps, stepSize: o.stepSize ?? o.eps / 4, randomStart: true, generator: o.generator });
         return noGrad(() => model.forward(adv).argmax(1).eq(b.y).sum().item());
       });
-      idx.dispose(); // indexBatches yields views that the caller owns
     }
   } finally {
     model.train(wasTraining);

@@ -138,7 +138,6 @@ export function evaluateAccuracy(model: Module, data: TensorDataset, batchSize =
         const b = data.batch(idx);
         return model.forward(b.x).argmax(1).eq(b.y).sum().item();
       });
-      idx.dispose(); // indexBatches yields views that the caller owns
     }
   });
   model.train(wasTraining);
@@ -201,7 +200,6 @@ export function trainVictim(train: ImageDataset, test: ImageDataset, opts: Parti
           const n = b.y.shape[0]!;
           return [loss.item() * n, noGrad(() => logits.argmax(1).eq(b.y).sum().item()), n] as const;
         });
-        idx.dispose(); // indexBatches yields views that the caller owns
         lossSum += l;
         correct += c;
         seen += n;
