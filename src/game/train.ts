@@ -18,6 +18,7 @@ import { loadCheckpointSync, saveCheckpointSync, writeFileAtomicSync, writeJsonA
 import { GAME_DEFAULTS, GameSolver, type GameOptions, type StepMetrics } from './bome.js';
 import { silent, type EventSink } from '../util/events.js';
 import { versions } from '../util/versions.js';
+import { PROXY_DEFAULTS, ProxyVictim } from './proxy.js';
 
 export interface TrainOptions extends GameOptions {
   epochs: number;
@@ -40,6 +41,11 @@ export interface TrainOptions extends GameOptions {
   /** Epochs after which the classifier's lr is multiplied by lrGamma (none by default). */
   clsMilestones: number[];
   lrGamma: number;
+  /** Proxy-victim diagnostic (src/game/proxy.ts): every this many outer steps (0 = off). Needs the test set. */
+  proxyEvery: number;
+  proxyTrainSize: number;
+  proxyEpochs: number;
+  proxyModel: string;
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
@@ -57,7 +63,19 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   genMilestones: [],
   clsMilestones: [],
   lrGamma: 0.1,
+  proxyEvery: 0,
+  proxyTrainSize: PROXY_DEFAULTS.trainSize,
+  proxyEpochs: PROXY_DEFAULTS.epochs,
+  proxyModel: PROXY_DEFAULTS.model,
 });
+
+/** Keeps the lines of a JSON-lines file whose `step` is at most `step` (a resumed run rewinds to its checkpoint). */
+function trimJsonl(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const keep = lines.filter((l) => (JSON.parse(l) as { step: number }).step <= step);
+  writeFileAtomicSync(path, keep.map((l) => l + '\n').join(''));
+}
 
 /** lr during 0-based epoch `epoch` under MultiStepLR(milestones, gamma). */
 export function multiStepLr(base: number, milestones: readonly number[], gamma: number, epoch: number): number {
@@ -165,7 +183,11 @@ export function loadGenerator(path: string, device = 'cpu'): { gen: UNet; meta: 
  * Trains a GUE generator on `train`, writing the run folder `runDir`. With resume, continues from the folder's
  * checkpoint (the options fixed at the start must match; `epochs` may grow).
  */
-export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent, dataSpec?: Record<string, unknown>): TrainResult {
+/**
+ * Trains (or, with resume, continues) a generator in `runDir`. `proxyTest` is the clean test set the
+ * proxy victims are scored on; it is needed only when proxyEvery > 0.
+ */
+export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent, dataSpec?: Record<string, unknown>, proxyTest?: ImageDataset): TrainResult {
   let o: TrainOptions = { ...TRAIN_DEFAULTS, ...opts };
   const ckPath = join(runDir, 'checkpoint');
   const hasCk = existsSync(join(runDir, 'checkpoint.json'));
@@ -200,6 +222,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     for (const t of ck.tensors.values()) t.dispose();
     throw new Error(`cannot resume on different training data (the run used ${ck.meta.dataFingerprint}; got ${fingerprint}); pass the same --dataset, --data-dir and --train-size`);
   }
+  if (o.proxyEvery > 0 && proxyTest === undefined) throw new Error('proxy victims (proxyEvery > 0) need the clean test set');
   const [c, h] = data.shape;
   manualSeed(o.seed);
   const initGen = new Generator(o.seed);
@@ -225,13 +248,9 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     const rngState = ck.tensors.get('solver.rng');
     if (rngState) solver.rng.setState(rngState);
     for (const t of ck.tensors.values()) t.dispose();
-    // Keep exactly the metrics of the steps the checkpoint covers.
-    const mp = join(runDir, 'metrics.jsonl');
-    if (existsSync(mp)) {
-      const lines = readFileSync(mp, 'utf8').split('\n').filter((l) => l.trim() !== '');
-      const keep = lines.filter((l) => (JSON.parse(l) as { step: number }).step <= step);
-      writeFileAtomicSync(mp, keep.map((l) => l + '\n').join(''));
-    }
+    // Keep exactly the metrics (and proxy results) of the steps the checkpoint covers.
+    trimJsonl(join(runDir, 'metrics.jsonl'), step);
+    trimJsonl(join(runDir, 'proxy.jsonl'), step);
     onEvent({ type: 'log', level: 'info', message: `resuming ${runDir} at step ${step}/${totalSteps}` });
   }
   writeOptions();
@@ -260,7 +279,23 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
   let lastSave = Date.now();
   let ranThisCall = 0;
   const metricsPath = join(runDir, 'metrics.jsonl');
+  // Proxy victims: a fixed seeded subset of the whole training set, protected by the generator as it is now.
+  const proxyPath = join(runDir, 'proxy.jsonl');
+  const proxy = o.proxyEvery > 0
+    ? new ProxyVictim(train, proxyTest!, { trainSize: o.proxyTrainSize, epochs: o.proxyEpochs, model: o.proxyModel, seed: o.seed, device: o.device })
+    : null;
+  const runProxy = () => {
+    const r = proxy!.evaluate(gen, o.eps);
+    appendFileSync(proxyPath, JSON.stringify({ step, proxy: { acc: r.acc, worstAcc: r.worst, linf255: r.linf255, seconds: r.seconds, model: o.proxyModel, epochs: o.proxyEpochs, trainSize: proxy!.train.labels.length } }) + '\n');
+    onEvent({ type: 'log', level: 'info', message: `proxy victim at step ${step}: clean test accuracy ${r.acc.toFixed(2)} % (worst epoch ${r.worst.toFixed(2)} %)` });
+  };
   try {
+    if (proxy !== null && step === 0) {
+      const refs = proxy.references(o.eps);
+      appendFileSync(proxyPath, JSON.stringify({ step: 0, reference: { clean: refs.clean, random: refs.random, model: o.proxyModel, epochs: o.proxyEpochs } }) + '\n');
+      onEvent({ type: 'log', level: 'info', message: `proxy references: clean ${refs.clean.acc.toFixed(2)} %, random ±ε noise ${refs.random.acc.toFixed(2)} %` });
+      runProxy();
+    }
     while (step < totalSteps) {
       if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
       const epoch = Math.floor(step / perEpoch);
@@ -284,6 +319,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
         last = m;
         appendFileSync(metricsPath, JSON.stringify({ step, epoch: epoch + 1, ...m, lrGen: solver.genOpt.lr, lrCls: solver.clfOpt.lr, seconds: (Date.now() - t0) / 1000 }) + '\n');
         onEvent({ type: 'progress', task: `gue epoch ${epoch + 1}/${o.epochs}`, step: step - epoch * perEpoch, total: perEpoch, metrics: { f: m.f, g: m.g, lambda: m.lambda } });
+        if (proxy !== null && step % o.proxyEvery === 0) runProxy();
         if (Date.now() - lastSave > o.checkpointEvery * 1000) {
           saveState();
           lastSave = Date.now();
