@@ -6,9 +6,15 @@ import { resolveOptions, type OptionValues } from '../util/options.js';
 import { poisonDataset, type PoisonReport, type Quantization } from './poison.js';
 import type { Attack, Norm } from './types.js';
 import { randomNoise } from './random.js';
+import { deepConfuse } from './deepconfuse.js';
+import { shortcutGen } from './shortcutgen.js';
+import { rem } from './rem.js';
 
 export const ATTACKS: Readonly<Record<string, Attack>> = Object.freeze({
   random: randomNoise,
+  deepconfuse: deepConfuse,
+  shortcutgen: shortcutGen,
+  rem,
 });
 
 export class UnknownAttackError extends Error {
