@@ -95,7 +95,10 @@ export const deepConfuse: Attack = {
         try {
           outer: for (let e = 0; e < clsEpochs; e++) {
             for (const idx of indexBatches(n, { batchSize, shuffle: true, generator: g })) {
-              if (maxSteps > 0 && steps >= maxSteps) break outer;
+              if (maxSteps > 0 && steps >= maxSteps) {
+                idx.dispose();
+                break outer;
+              }
               const [lp, lc] = scope(() => {
                 const b = data.batch(idx);
                 // 1. pseudo-update at θ_t, differentiable in the learning generator's parameters ξ.
@@ -111,6 +114,7 @@ export const deepConfuse: Attack = {
                 clsOpt.step(grad(loss, clsParams));
                 return [loss.item(), cleanAfter.item()] as const;
               });
+              idx.dispose();
               steps++;
               k++;
               sumPoison += lp;

@@ -149,6 +149,7 @@ export const rem: Attack = {
           opt.step(grad(l, params));
           return [l.item(), noGrad(() => logits.argmax(1).eq(b.y).sum().item()), b.y.shape[0]!] as const;
         });
+        idx.dispose();
         steps++;
         lastLoss = loss;
         recent.push([correct, m]);
@@ -173,6 +174,7 @@ export const rem: Attack = {
             const b = data.batch(idx);
             return robustNoise(model, b.x, b.y, s, g).sub(b.x);
           })));
+          idx.dispose();
           ctx.onEvent({ type: 'progress', task: `${ctx.task} noise`, step: ++k, total });
         }
         table = keep(noGrad(() => cat(parts, 0)));

@@ -70,7 +70,10 @@ export const shortcutGen: Attack = {
         let seen = 0;
         let k = 0;
         for (const idx of indexBatches(n, { batchSize, shuffle: true, generator: g })) {
-          if (maxSteps > 0 && steps >= maxSteps) break;
+          if (maxSteps > 0 && steps >= maxSteps) {
+            idx.dispose();
+            break;
+          }
           const [l, cor, m] = scope(() => {
             const b = data.batch(idx);
             const logits = disc.forward(b.x.add(gen.forward(b.x).mul(eps)).clamp(0, 1));
@@ -78,6 +81,7 @@ export const shortcutGen: Attack = {
             opt.step(grad(loss, params));
             return [loss.item(), logits.detach().argmax(1).eq(b.y).sum().item(), b.y.shape[0]!] as const;
           });
+          idx.dispose();
           steps++;
           k++;
           sumLoss += l * m;
