@@ -14,12 +14,18 @@ import { syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
 export const QUICK: Readonly<Record<string, Record<string, number | string | boolean>>> = {
   deepconfuse: { rounds: 3, 'cls-epochs': 2, 'batch-size': 64, 'lr-gen': 1e-2, 'gen-width': 4, classifier: 'tiny' },
   shortcutgen: { epochs: 10, 'batch-size': 64, lr: 1e-2, 'gen-width': 4, discriminator: 'tiny-cnn' },
-  rem: { 'train-steps': 20, 'batch-size': 128, model: 'tiny-cnn', lr: 0.05, 'pgd-steps': 5, 'adv-steps': 1, samples: 1, 'crop-padding': 1, flip: false },
+  rem: { 'train-steps': 15, 'batch-size': 128, model: 'tiny-cnn', lr: 0.05, 'pgd-steps': 4, 'adv-steps': 1, samples: 1, 'crop-padding': 1, flip: false },
+};
+
+/** Fewer steps for the reproducibility check (same code paths). */
+const SHORT: Readonly<Record<string, Record<string, number>>> = {
+  deepconfuse: { rounds: 1, 'max-steps': 2 },
+  shortcutgen: { epochs: 1, 'max-steps': 2 },
+  rem: { 'train-steps': 2 },
 };
 
 const EPS = 32 / 255;
-const N_TRAIN = Number(process.env.AB_N ?? 512);
-const VICTIM_EPOCHS = Number(process.env.AB_E ?? 8);
+const N_TRAIN = 512;
 const cpu = () => { const u = process.cpuUsage(); return Math.round((u.user + u.system) / 1000); };
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 const maxDiff = (a: ImageDataset, b: ImageDataset) => {
@@ -33,18 +39,20 @@ test('DeepConfuse, ShortcutGen, REM: budget, no leaks, reproducible, and they lo
   const train = syntheticDataset(N_TRAIN, 1, templates);
   const testSet = syntheticDataset(512, 2, templates);
   templates.dispose();
-  const vo = { model: 'tiny-cnn', epochs: VICTIM_EPOCHS, milestones: [], batchSize: 32, lr: Number(process.env.AB_LR ?? 0.05), cropPadding: 0, flip: false, seed: 1 };
+  const vo = { model: 'tiny-cnn', epochs: 5, milestones: [], batchSize: 32, lr: 0.05, cropPadding: 0, flip: false, seed: 1 };
   const curve = (ds: ImageDataset) => trainVictim(ds, testSet, vo).epochs.map((e) => e.testAcc);
   let t0 = cpu();
   const clean = curve(train);
   const { dataset: noisy } = runAttack('random', train, { eps: EPS, seed: 5, options: { kind: 'sign' } });
   const ctrl = curve(noisy);
-  t.diagnostic(`clean ${clean.map((v) => v.toFixed(1))} | random ${ctrl.map((v) => v.toFixed(1))} (${cpu() - t0} ms)`);
-  assert.ok(clean[clean.length - 1]! > 90, 'the clean task is learnable');
+  t.diagnostic(`clean ${clean.map((v) => v.toFixed(1))} | random ${ctrl.map((v) => v.toFixed(1))} (${cpu() - t0} cpu ms)`);
+  assert.ok(clean[clean.length - 1]! > 85, `the clean task is learnable: ${clean}`);
   const small = subsetByIndices(train, Array.from({ length: 256 }, (_, i) => i));
-  for (const name of (process.env.AB_ONLY ?? Object.keys(QUICK).join(',')).split(',')) {
+  for (const name of Object.keys(QUICK)) {
     t0 = cpu();
     const before = memory().tensors;
+    // In a scope: poisonDataset leaves its per-batch index tensors to the caller's scope; the attack's own
+    // long-lived tensors (generators, noise tables, optimiser state) must all be freed by dispose().
     const { dataset, report } = scope(() => runAttack(name, train, { eps: EPS, seed: 3, options: QUICK[name] }));
     assert.equal(memory().tensors, before, `${name} leaks tensors`);
     const bound = Math.floor(EPS * 255 + 1e-6);
@@ -52,15 +60,14 @@ test('DeepConfuse, ShortcutGen, REM: budget, no leaks, reproducible, and they lo
     const t1 = cpu();
     const prot = curve(dataset);
     const msg = `${name}: clean ${clean.map((v) => v.toFixed(1))} | protected ${prot.map((v) => v.toFixed(1))} | random ${ctrl.map((v) => v.toFixed(1))}`;
-    t.diagnostic(`${msg} (attack ${t1 - t0} ms, victim ${cpu() - t1} ms, mean |δ| ${report.meanAbs255.toFixed(1)}/255)`);
-    if (process.env.AB_TUNE) continue;
-    assert.ok(mean(prot) <= mean(clean) - 8, `protected training is clearly worse: ${msg}`);
-    assert.ok(mean(clean) - mean(ctrl) <= (mean(clean) - mean(prot)) / 2, `random noise hurts at most half as much: ${msg}`);
+    t.diagnostic(`${msg} (cpu ms: attack ${t1 - t0}, victim ${cpu() - t1}; mean |δ| ${report.meanAbs255.toFixed(1)}/255)`);
+    assert.ok(mean(prot) <= mean(clean) - 6, `protected training is clearly worse over the run: ${msg}`);
+    assert.ok(mean(prot) <= mean(ctrl) - 4, `the attack beats the random-noise control: ${msg}`);
     // Same seed → same bytes (on a subset, to keep the test short).
     const t2 = cpu();
-    const a = scope(() => runAttack(name, small, { eps: EPS, seed: 9, options: QUICK[name] }).dataset);
-    const b = scope(() => runAttack(name, small, { eps: EPS, seed: 9, options: QUICK[name] }).dataset);
+    const a = scope(() => runAttack(name, small, { eps: EPS, seed: 9, options: { ...QUICK[name], ...SHORT[name] } }).dataset);
+    const b = scope(() => runAttack(name, small, { eps: EPS, seed: 9, options: { ...QUICK[name], ...SHORT[name] } }).dataset);
     assert.deepEqual(a.images, b.images, `${name} is not reproducible from its seed`);
-    t.diagnostic(`${name} reproducibility ${cpu() - t2} ms`);
+    t.diagnostic(`${name} reproducibility check ${cpu() - t2} cpu ms`);
   }
 });
