@@ -4,7 +4,9 @@
 // than the random-noise control.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { memory, scope } from '../src/engine/index.js';
+import { Generator, grad, memory, rand, scope } from '../src/engine/index.js';
+import { augmentBatch } from '../src/data/augment.js';
+import { applyAugmentation, sampleAugmentation } from '../src/attacks/eot.js';
 import { runAttack } from '../src/attacks/index.js';
 import { subsetByIndices, type ImageDataset } from '../src/data/index.js';
 import { trainVictim } from '../src/victim/index.js';
@@ -70,4 +72,21 @@ test('DeepConfuse, ShortcutGen, REM: budget, no leaks, reproducible, and they lo
     assert.deepEqual(a.images, b.images, `${name} is not reproducible from its seed`);
     t.diagnostic(`${name} reproducibility check ${cpu() - t2} cpu ms`);
   }
+});
+
+test('EOT maps (REM) reproduce the victim augmentation of augment.ts and are differentiable', () => {
+  const before = memory().tensors;
+  scope(() => {
+    const x = rand([6, 2, 5, 5], { generator: new Generator(1) });
+    const o = { cropPadding: 2, flip: true };
+    const ref = augmentBatch(x, o, new Generator(4));
+    const index = sampleAugmentation(x.shape, o, new Generator(4));
+    const xr = x.detach().requiresGrad_(true);
+    const out = applyAugmentation(xr, index);
+    assert.equal(out.sub(ref).abs().max().item(), 0);
+    const [gx] = grad(out.sum(), [xr]);
+    // Each output pixel reads one input pixel or the zero padding: the gradient counts the reads.
+    assert.equal(gx!.sum().item(), index.gt(0).sum().item());
+  });
+  assert.equal(memory().tensors, before);
 });
