@@ -63,6 +63,8 @@ test('DeepConfuse, ShortcutGen, REM: budget, no leaks, reproducible, and they lo
     const prot = curve(dataset);
     const msg = `${name}: clean ${clean.map((v) => v.toFixed(1))} | protected ${prot.map((v) => v.toFixed(1))} | random ${ctrl.map((v) => v.toFixed(1))}`;
     t.diagnostic(`${msg} (cpu ms: attack ${t1 - t0}, victim ${cpu() - t1}; mean |δ| ${report.meanAbs255.toFixed(1)}/255)`);
+    // Measured (default libtorch threads): mean accuracy over the 5 epochs clean 75.0, random 71.4,
+    // deepconfuse 61.3, shortcutgen 65.1, rem 61.6.
     assert.ok(mean(prot) <= mean(clean) - 6, `protected training is clearly worse over the run: ${msg}`);
     assert.ok(mean(prot) <= mean(ctrl) - 4, `the attack beats the random-noise control: ${msg}`);
     // Same seed → same bytes (on a subset, to keep the test short).
