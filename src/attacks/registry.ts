@@ -10,6 +10,9 @@ import { emSample, emClass } from './em.js';
 import { tap } from './tap.js';
 import { lsp } from './lsp.js';
 import { ar } from './ar.js';
+import { deepConfuse } from './deepconfuse.js';
+import { shortcutGen } from './shortcutgen.js';
+import { rem } from './rem.js';
 
 export const ATTACKS: Readonly<Record<string, Attack>> = Object.freeze({
   random: randomNoise,
@@ -18,6 +21,9 @@ export const ATTACKS: Readonly<Record<string, Attack>> = Object.freeze({
   tap,
   lsp,
   ar,
+  deepconfuse: deepConfuse,
+  shortcutgen: shortcutGen,
+  rem,
 });
 
 export class UnknownAttackError extends Error {
