@@ -5,6 +5,7 @@ import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
 import { poisonCommand } from './poison.js';
 import { evaluateCommand } from './evaluate.js';
+import { protectCommand } from './protect.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -12,4 +13,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   poison: poisonCommand,
   evaluate: evaluateCommand,
   info: infoCommand,
+  protect: protectCommand,
 });
