@@ -6,6 +6,7 @@ import { trainCommand } from './train.js';
 import { poisonCommand } from './poison.js';
 import { evaluateCommand } from './evaluate.js';
 import { protectCommand } from './protect.js';
+import { importCommand } from './import.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -14,4 +15,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   evaluate: evaluateCommand,
   info: infoCommand,
   protect: protectCommand,
+  import: importCommand,
 });
