@@ -7,6 +7,7 @@ import { poisonCommand } from './poison.js';
 import { evaluateCommand } from './evaluate.js';
 import { protectCommand } from './protect.js';
 import { importCommand } from './import.js';
+import { checkCommand } from './check.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -16,4 +17,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   info: infoCommand,
   protect: protectCommand,
   import: importCommand,
+  check: checkCommand,
 });
