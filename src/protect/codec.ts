@@ -54,18 +54,35 @@ export async function decodeImage(input: string | Buffer, gray?: boolean): Promi
   }
   const isGray = gray ?? (meta.space === 'b-w' || meta.space === 'grey16');
   try {
+    // Always decode to sRGB (+ alpha): libvips drops alpha when asked for b-w. Gray sources give R = G = B,
+    // and are packed back to gray (+ alpha) below.
     const { data, info } = await sharp(input, { failOn: 'warning' })
       .rotate()
-      .toColourspace(isGray ? 'b-w' : 'srgb')
+      .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    const expect = isGray ? [1, 2] : [3, 4];
-    if (!expect.includes(info.channels)) throw new Error(`decoded to ${info.channels} channels`);
+    if (info.channels !== 3 && info.channels !== 4) throw new Error(`decoded to ${info.channels} channels`);
+    let px = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let channels: number = info.channels;
+    if (isGray) {
+      const n = info.width * info.height;
+      const c = info.channels;
+      const g = c === 4 ? 2 : 1;
+      const out = new Uint8Array(n * g);
+      for (let p = 0; p < n; p++) {
+        const v = px[p * c]!;
+        if (px[p * c + 1] !== v || px[p * c + 2] !== v) throw new Error('a gray image decoded to unequal R, G, B');
+        out[p * g] = v;
+        if (g === 2) out[p * g + 1] = px[p * c + 3]!;
+      }
+      px = out;
+      channels = g;
+    }
     return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      data: px,
       width: info.width,
       height: info.height,
-      channels: info.channels,
+      channels,
       format: meta.format ?? 'unknown',
       orientation: meta.orientation ?? 1,
     };
@@ -77,9 +94,11 @@ export async function decodeImage(input: string | Buffer, gray?: boolean): Promi
 /** Encodes pixels; quality (1–100) applies to jpg and webp. */
 export async function encodeImage(img: RawImage, format: OutputFormat, quality = 90): Promise<Buffer> {
   const sharp = await loadSharp();
-  const p = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+  let p = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
     raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 },
   });
+  // Without this, sharp writes gray pixels as an RGB file.
+  if (img.channels <= 2) p = p.toColourspace('b-w');
   switch (format) {
     case 'png': return p.png({ compressionLevel: 6 }).toBuffer();
     case 'jpg': return p.jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();

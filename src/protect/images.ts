@@ -188,6 +188,7 @@ export async function protectFiles(inputs: string[], outDir: string, backend: Pr
   for (const f of failed) onEvent({ type: 'log', level: 'warn', message: `${f.input}: ${f.error}` });
   const inputsAbs = new Set(jobs.map((j) => resolve(j.input)));
   const images: ImageReport[] = [];
+  const warned = new Set<string>();
   let step = 0;
   for (const job of jobs) {
     const s0 = Date.now();
@@ -207,6 +208,10 @@ export async function protectFiles(inputs: string[], outDir: string, backend: Pr
         mode = colourMode(cc, backend.channels);
       } catch (e) {
         throw new Error(messageOf(e));
+      }
+      if (mode === 'replicate' && !warned.has(mode)) {
+        warned.add(mode);
+        onEvent({ type: 'log', level: 'warn', message: 'gray images under an RGB generator get the luma of its perturbation, which can be much weaker than ε; use a gray (1-channel) generator for gray photos' });
       }
       const alpha = img.channels === 2 || img.channels === 4;
       if (alpha && o.format === 'jpg') onEvent({ type: 'log', level: 'warn', message: `${job.input}: JPEG has no alpha channel; transparency is flattened onto black` });
