@@ -7,3 +7,4 @@ export * as game from './game/index.js';
 export * as victim from './victim/index.js';
 export * as io from './io/index.js';
 export type { GueEvent, EventSink } from './util/events.js';
+export * as defenses from './defenses/index.js';

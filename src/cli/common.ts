@@ -2,9 +2,21 @@
 import type { FlagSpec, FlagValues } from './args.js';
 import { UsageError } from './args.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadIdxDataset, loadDataset, isStoredDataset, type ImageDataset } from '../data/index.js';
-import { PAYOFFS, type GameOptions } from '../game/index.js';
+import { PAYOFFS, LOWER_LOSSES, type GameOptions } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
-import { scaledMilestones, type VictimOptions } from '../victim/index.js';
+import { AT_KINDS, VICTIM_DEFAULTS, scaledMilestones, type AtKind, type VictimOptions } from '../victim/index.js';
+import { DEFENSES, resolveDefense } from '../defenses/index.js';
+import { parseKeyValues } from '../util/options.js';
+
+/** A milestone list flag: positive integers, or 'none' for no milestones. */
+export function parseMilestones(flag: string, ms: string[]): number[] {
+  if (ms.length === 1 && ms[0] === 'none') return [];
+  return ms.map((s) => {
+    const v = Number(s);
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${flag} must be positive integers (or 'none'); got '${s}'`);
+    return v;
+  });
+}
 
 export const DATASETS = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
 
@@ -58,6 +70,12 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   payoff: { type: 'string', description: 'attacker payoff', default: 'surrogate', choices: PAYOFFS },
   'clip-norm': { type: 'number', description: '‖∇θ J_a‖ clip for payoff ce-clip', default: 10, min: 0 },
   path: { type: 'string', description: "solver path: 'exact' (authors' algorithm) or 'fast' (one generator forward per step, same gradients)", default: 'exact', choices: ['exact', 'fast'] },
+  'lower-loss': { type: 'string', description: "victim loss L_c in the game: 'ce' (GUE) or an AT loss (GUE-AT; authors 'trades')", default: 'ce', choices: LOWER_LOSSES },
+  'at-eps': { type: 'number', description: 'GUE-AT radius ε_a in 1/255 units (authors 4)', default: 4, min: 0.01, max: 255 },
+  'at-steps': { type: 'int', description: 'GUE-AT PGD steps (step ε_a/4)', default: 10, min: 1 },
+  'trades-beta': { type: 'number', description: 'TRADES β in the game (authors 1)', default: 1, min: 0 },
+  'gen-milestones': { type: 'list', description: "epochs at which the generator lr ×0.1 (comma list; 'none')" },
+  'cls-milestones': { type: 'list', description: "epochs at which the classifier lr ×0.1 (comma list; 'none')" },
 };
 
 export function gameOptions(flags: FlagValues): Partial<GameOptions> {
@@ -73,7 +91,22 @@ export function gameOptions(flags: FlagValues): Partial<GameOptions> {
     payoff: flags.payoff as GameOptions['payoff'],
     clipNorm: flags['clip-norm'] as number,
     path: flags.path as GameOptions['path'],
+    lowerLoss: flags['lower-loss'] as GameOptions['lowerLoss'],
+    atEps: (flags['at-eps'] as number) / 255,
+    atSteps: flags['at-steps'] as number,
+    tradesBeta: flags['trades-beta'] as number,
   };
+}
+
+/** Refuses GUE-AT flags that have no effect with the chosen lower loss. */
+export function checkGameFlags(flags: FlagValues, given: ReadonlySet<string>): void {
+  const ll = flags['lower-loss'] as string;
+  if (ll === 'ce') {
+    for (const f of ['at-eps', 'at-steps', 'trades-beta']) {
+      if (given.has(f)) throw new UsageError(`--${f} needs an adversarial lower loss (--lower-loss pgd-at or trades, or --game at)`);
+    }
+  }
+  if (ll === 'pgd-at' && given.has('trades-beta')) throw new UsageError('--trades-beta applies to --lower-loss trades, not pgd-at');
 }
 
 export const VICTIM_FLAGS: Record<string, FlagSpec> = {
@@ -87,22 +120,58 @@ export const VICTIM_FLAGS: Record<string, FlagSpec> = {
   'crop-padding': { type: 'int', description: 'random-crop padding (0 = off)', default: 4, min: 0 },
   flip: { type: 'boolean', description: 'random horizontal flip (--no-flip to disable)', default: true },
   'victim-seed': { type: 'int', description: 'victim seed', default: 1, min: 0 },
+  defense: { type: 'string', description: 'defense used by the victim', default: 'none', choices: ['none', ...Object.keys(DEFENSES)] },
+  'defense-opt': { type: 'list', description: 'defense options k=v,... (e.g. quality=10 for jpeg)' },
+  at: { type: 'string', description: 'adversarial training of the victim', default: 'none', choices: AT_KINDS },
+  'at-eps': { type: 'number', description: 'AT radius ε_a in 1/255 units (default 4; the paper uses 2 and 4)', min: 0.01, max: 255 },
+  'at-steps': { type: 'int', description: 'AT PGD steps (default 10)', min: 1 },
+  'at-step-size': { type: 'number', description: 'AT PGD step in 1/255 units (default ε_a/4)', min: 0.001, max: 255 },
+  'trades-beta': { type: 'number', description: 'TRADES β (default 6, Zhang et al.)', min: 0 },
+  'robust-eval': { type: 'boolean', description: 'also report PGD robust test accuracy after the last epoch' },
+  'robust-eps': { type: 'number', description: 'robust-eval radius in 1/255 units (default: --at-eps, else 4)', min: 0.01, max: 255 },
+  'robust-steps': { type: 'int', description: 'robust-eval PGD steps (default 20)', min: 1 },
 };
 
 export function victimOptions(flags: FlagValues): Partial<VictimOptions> {
   const epochs = flags.epochs as number;
   const ms = flags.milestones as string[] | undefined;
-  let milestones: number[];
-  if (ms === undefined) milestones = scaledMilestones(epochs);
-  else if (ms.length === 1 && ms[0] === 'none') milestones = [];
-  else {
-    milestones = ms.map((s) => {
-      const v = Number(s);
-      if (!Number.isInteger(v) || v < 1) throw new UsageError(`--milestones must be positive integers; got '${s}'`);
-      return v;
-    });
+  const milestones = ms === undefined ? scaledMilestones(epochs) : parseMilestones('milestones', ms);
+  // Adversarial training and robust evaluation: flags that would have no effect are refused.
+  const at = ((flags.at as string | undefined) ?? 'none') as AtKind;
+  const robustEval = flags['robust-eval'] === true;
+  const num = (k: string) => flags[k] as number | undefined;
+  if (at === 'none') {
+    for (const k of ['at-steps', 'at-step-size', 'trades-beta']) if (num(k) !== undefined) throw new UsageError(`--${k} needs --at pgd or --at trades`);
+    if (num('at-eps') !== undefined && !robustEval) throw new UsageError('--at-eps needs --at pgd|trades or --robust-eval');
+  }
+  if (at === 'pgd' && num('trades-beta') !== undefined) throw new UsageError('--trades-beta applies to --at trades, not pgd');
+  if (!robustEval) for (const k of ['robust-eps', 'robust-steps']) if (num(k) !== undefined) throw new UsageError(`--${k} needs --robust-eval`);
+  const atEps = (num('at-eps') ?? VICTIM_DEFAULTS.atEps * 255) / 255;
+  const atStep = num('at-step-size');
+  if (atStep !== undefined && atStep / 255 > atEps) throw new UsageError(`--at-step-size ${atStep} is larger than --at-eps ${atEps * 255}`);
+  // The defense and its options are checked here, before any data is loaded.
+  const defense = (flags.defense as string | undefined) ?? 'none';
+  const optItems = (flags['defense-opt'] as string[] | undefined) ?? [];
+  if (defense === 'none' && optItems.length > 0) throw new UsageError('--defense-opt needs --defense <name>');
+  let defenseOptions: Record<string, string>;
+  try {
+    defenseOptions = parseKeyValues(optItems);
+    resolveDefense(defense, defenseOptions);
+  } catch (e) {
+    throw new UsageError(`--defense-opt: ${(e as Error).message}`);
   }
   return {
+    at,
+    atEps,
+    atSteps: num('at-steps') ?? VICTIM_DEFAULTS.atSteps,
+    atStepSize: atStep === undefined ? null : atStep / 255,
+    tradesBeta: num('trades-beta') ?? VICTIM_DEFAULTS.tradesBeta,
+    robustEval,
+    robustEps: num('robust-eps') === undefined ? null : num('robust-eps')! / 255,
+    robustSteps: num('robust-steps') ?? VICTIM_DEFAULTS.robustSteps,
+    defense,
+    defenseOptions,
+    
     model: flags.model as string,
     epochs,
     milestones,

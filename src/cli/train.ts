@@ -1,9 +1,12 @@
 // `gue train`: trains a GUE generator by solving the attacker–victim game; writes a resumable run folder.
+// `--game at` switches on the GUE-AT defaults of the authors' gue_adv.py (TRADES lower loss, β = 1, ε_a = 4/255,
+// generator SGD momentum 0.9 and weight decay 5e-4, 150 epochs, seed 1, both lrs ×0.1 at epochs 120 and 140;
+// with --epochs N the milestones scale to 80 % and 93 % of N). Flags given explicitly override the preset.
 import type { Command } from './main.js';
 import { UsageError } from './args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, gameOptions, loadSplit } from './common.js';
+import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, checkGameFlags, gameOptions, loadSplit, parseMilestones } from './common.js';
 import { trainGenerator } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 
@@ -11,8 +14,20 @@ import { CLASSIFIERS } from '../nn/models/index.js';
 const FLAG_OF: Record<string, string> = {
   eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
-  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs',
+  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
+  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones',
 };
+
+/** The GUE-AT preset (authors' gue_adv.py), as flag values. */
+function gameAtPreset(epochs: number | undefined): Record<string, string | number | string[]> {
+  const e = epochs ?? 150;
+  const ms = e === 150 ? [120, 140] : [Math.round(e * 0.8), Math.round((e * 14) / 15)].filter((m, i, a) => m >= 1 && m < e && a.indexOf(m) === i);
+  const list = ms.length ? ms.map(String) : ['none'];
+  return {
+    'lower-loss': 'trades', 'trades-beta': 1, 'at-eps': 4, 'gen-momentum': 0.9, 'gen-weight-decay': 5e-4, epochs: e, seed: 1,
+    'gen-milestones': list, 'cls-milestones': list,
+  };
+}
 
 export const trainCommand: Command = {
   spec: {
@@ -23,6 +38,7 @@ export const trainCommand: Command = {
       out: { type: 'string', description: 'run folder (created; must be new unless --resume)' },
       resume: { type: 'boolean', description: 'continue the run in --out from its checkpoint' },
       ...DATA_FLAGS,
+      game: { type: 'string', description: "preset: 'standard' (GUE) or 'at' (GUE-AT as the authors: trades, β 1, ε_a 4, momentum 0.9, wd 5e-4, 150 epochs, lr ×0.1 at 120/140)", default: 'standard', choices: ['standard', 'at'] },
       ...GAME_FLAGS,
       epochs: { type: 'int', description: 'passes over the generator’s training data (authors 50)', default: 50, min: 1 },
       'batch-size': { type: 'int', description: 'batch size (authors 256)', default: 256, min: 1 },
@@ -35,7 +51,19 @@ export const trainCommand: Command = {
       ...DEVICE_FLAG,
     },
   },
-  run({ flags, given, out }) {
+  run({ flags, given: givenFlags, out }) {
+    // The preset fills every flag the user did not give; those count as given (they differ from the defaults).
+    const given = new Set(givenFlags);
+    if (flags.game === 'at') {
+      for (const [k, v] of Object.entries(gameAtPreset(givenFlags.has('epochs') ? (flags.epochs as number) : undefined))) {
+        if (!givenFlags.has(k)) {
+          flags[k] = v;
+          given.add(k);
+        }
+      }
+      if (flags['lower-loss'] === 'ce') throw new UsageError('--game at needs an adversarial lower loss (--lower-loss pgd-at or trades)');
+    }
+    checkGameFlags(flags, flags.game === 'at' ? givenFlags : given);
     const dir = flags.out as string | undefined;
     if (!dir) throw new UsageError('--out <run-dir> is required (the run folder)');
     const resume = flags.resume === true;
@@ -58,7 +86,13 @@ export const trainCommand: Command = {
       checkpointEvery: flags['checkpoint-every'] as number,
       seed: flags.seed as number,
       device: flags.device as string,
+      genMilestones: flags['gen-milestones'] === undefined ? [] : parseMilestones('gen-milestones', flags['gen-milestones'] as string[]),
+      clsMilestones: flags['cls-milestones'] === undefined ? [] : parseMilestones('cls-milestones', flags['cls-milestones'] as string[]),
     };
+    for (const [k, ms] of [['gen-milestones', opts.genMilestones], ['cls-milestones', opts.clsMilestones]] as const) {
+      const late = ms.find((m) => m >= opts.epochs);
+      if (late !== undefined) throw new UsageError(`--${k} ${late} is not before the last epoch (--epochs ${opts.epochs})`);
+    }
     // On resume only explicitly given flags are compared with the run's options.
     const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
     const dataSpec = { dataset: flags.dataset, 'data-dir': flags['data-dir'] ?? null, 'train-size': flags['train-size'] };

@@ -13,10 +13,26 @@
 // path 'fast' computes P_w(x) once per outer step: detached for the inner loop, with its graph for q.
 // The gradients are identical (train-mode BN on the same batch gives the same output); only the
 // generator's BN running statistics are updated once instead of T + 2 times.
-import { F, Tensor, cat, grad, scope } from '../engine/index.js';
+//
+// GUE-AT (lowerLoss 'pgd-at' or 'trades'): the victim's loss J_c = g becomes an adversarial-training loss of
+// the poisoned batch, everywhere g appears (the T inner steps and both terms of q):
+//   pgd-at:  g(w, θ) = CE(F_θ(P_w(x) + ρ), y),                         ρ = PGD-CE(θ, P_w(x))
+//   trades:  g(w, θ) = CE(F_θ(P_w(x)), y) + β·KL(p_θ(P_w(x)) ‖ p_θ(P_w(x) + ρ)),  ρ = PGD-KL(θ, P_w(x))
+// ρ is crafted on the detached P_w(x) against the classifier of that term (θ^t in the inner loop, θ and θ^T in q)
+// and then held constant, so ∇_w q flows through P_w(x) only (Danskin's envelope gradient of the inner max;
+// the authors' gue_adv.py detaches ρ the same way), never through the PGD iterates. ∇_θ q is the ordinary
+// gradient of the AT loss at fixed ρ. As the authors: PGD-10 with step ε_a/4, the classifier's BN in train mode
+// while crafting, TRADES from P_w(x) + 0.01·N(0,1) with one forward of [P_w(x); P_w(x)+ρ]. The random starts
+// come from the solver's own seeded generator (atSeed), drawn in the same order on both paths, so 'exact' and
+// 'fast' give the same gradients.
+import { F, Generator, Tensor, cat, grad, scope } from '../engine/index.js';
 import type { Module } from '../nn/module.js';
 import { Adam, SGD } from '../optim/index.js';
 import { payoff, type PayoffName } from './payoffs.js';
+import { pgdAtLoss, tradesLoss, type AtLossOptions } from '../victim/at.js';
+
+export type LowerLoss = 'ce' | 'pgd-at' | 'trades';
+export const LOWER_LOSSES: readonly LowerLoss[] = ['ce', 'pgd-at', 'trades'];
 
 export interface GameOptions {
   /** L∞ budget ε (in [0,1] units, e.g. 8/255). */
@@ -38,6 +54,16 @@ export interface GameOptions {
   /** ‖∇_θ J_a‖ clip for payoff 'ce-clip' (Fig. 5 uses 10). */
   clipNorm: number;
   path: 'exact' | 'fast';
+  /** The victim's loss L_c in the game: 'ce' (GUE) or an AT loss (GUE-AT; the authors use 'trades'). */
+  lowerLoss: LowerLoss;
+  /** GUE-AT radius ε_a ([0,1] units; authors 4/255). */
+  atEps: number;
+  /** GUE-AT PGD steps (authors 10; step ε_a/4). */
+  atSteps: number;
+  /** TRADES β in the game (authors 1). */
+  tradesBeta: number;
+  /** Seed of the PGD random starts. */
+  atSeed: number;
 }
 
 export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
@@ -52,12 +78,17 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   payoff: 'surrogate',
   clipNorm: 10,
   path: 'exact',
+  lowerLoss: 'ce',
+  atEps: 4 / 255,
+  atSteps: 10,
+  tradesBeta: 1,
+  atSeed: 0,
 });
 
 export interface StepMetrics {
   /** Attacker payoff f(θ) on the clean batch. */
   f: number;
-  /** g(w, θ): CE of the classifier on the poisoned batch. */
+  /** g(w, θ): the lower-level loss (CE, or the AT loss for GUE-AT) of the classifier on the poisoned batch. */
   g: number;
   /** g(w, θ^T) after the inner steps. */
   gInner: number;
@@ -98,6 +129,8 @@ export class GameSolver {
   private readonly genParams: Tensor[];
   private readonly clfParams: Tensor[];
   private readonly tmpParams: Tensor[];
+  /** Source of the PGD random starts (GUE-AT); its state is saved in checkpoints. */
+  readonly rng: Generator;
 
   /**
    * gen: the generator G_w; clf: the surrogate classifier F_θ; scratch: a second instance of clf's architecture
@@ -109,12 +142,30 @@ export class GameSolver {
     if (!(o.eps > 0 && o.eps <= 1)) throw new Error(`eps must be in (0, 1], got ${o.eps}`);
     if (!Number.isInteger(o.innerSteps) || o.innerSteps < 1) throw new Error(`innerSteps must be a positive integer, got ${o.innerSteps}`);
     if (!(o.eta >= 0)) throw new Error(`eta must be >= 0, got ${o.eta}`);
+    if (!LOWER_LOSSES.includes(o.lowerLoss)) throw new Error(`lowerLoss must be one of ${LOWER_LOSSES.join(', ')}, got '${String(o.lowerLoss)}'`);
+    if (o.lowerLoss !== 'ce') {
+      if (!(o.atEps > 0 && o.atEps <= 1)) throw new Error(`atEps must be in (0, 1], got ${o.atEps}`);
+      if (!Number.isInteger(o.atSteps) || o.atSteps < 1) throw new Error(`atSteps must be a positive integer, got ${o.atSteps}`);
+      if (!(o.tradesBeta >= 0)) throw new Error(`tradesBeta must be >= 0, got ${o.tradesBeta}`);
+    }
+    this.rng = new Generator(o.atSeed);
     this.genParams = gen.parameters();
     this.clfParams = clf.parameters();
     this.tmpParams = scratch.parameters();
     if (this.tmpParams.length !== this.clfParams.length) throw new Error('the scratch classifier must have the same architecture as the classifier');
     this.genOpt = new SGD(this.genParams, { lr: o.lrGen, momentum: o.genMomentum, weightDecay: o.genWeightDecay });
     this.clfOpt = new SGD(this.clfParams, { lr: o.lrCls });
+  }
+
+  /** The lower-level loss g of `model` on the poisoned batch `xp` (CE, or an AT loss with ρ held constant). */
+  lowerLoss(model: Module, xp: Tensor, y: Tensor): Tensor {
+    const o = this.opts;
+    if (o.lowerLoss === 'ce') return F.crossEntropy(model.forward(xp), y);
+    const at: AtLossOptions = {
+      eps: o.atEps, steps: o.atSteps, stepSize: o.atEps / 4, beta: o.tradesBeta, generator: this.rng,
+      craftMode: 'keep', startSigma: 0.01, concat: true,
+    };
+    return scope(() => (o.lowerLoss === 'pgd-at' ? pgdAtLoss(model, xp, y, at) : tradesLoss(model, xp, y, at)).loss);
   }
 
   /** θ^T: T Adam steps from θ on g(w, ·) with this batch. `xp` is the detached poisoned batch (fast path) or null. */
@@ -127,11 +178,11 @@ export class GameSolver {
       for (let t = 0; t < o.innerSteps; t++) {
         scope(() => {
           if (xp !== null) {
-            const loss = F.crossEntropy(this.scratch.forward(xp), y);
+            const loss = this.lowerLoss(this.scratch, xp, y);
             inner.step(grad(loss, this.tmpParams));
           } else {
             // The authors' loop: the generator runs forward (and backward) at every inner step.
-            const loss = F.crossEntropy(this.scratch.forward(poisonBatch(this.gen, x, o.eps)), y);
+            const loss = this.lowerLoss(this.scratch, poisonBatch(this.gen, x, o.eps), y);
             const gs = grad(loss, [...this.tmpParams, ...this.genParams], { allowUnused: true });
             inner.step(gs.slice(0, this.tmpParams.length));
           }
@@ -164,9 +215,9 @@ export class GameSolver {
 
       // q = g(w, θ) − g(w, θ^T)
       const xp1 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss1 = F.crossEntropy(this.clf.forward(xp1), y);
+      const loss1 = this.lowerLoss(this.clf, xp1, y);
       const xp2 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss2 = F.crossEntropy(this.scratch.forward(xp2), y);
+      const loss2 = this.lowerLoss(this.scratch, xp2, y);
       const q = loss1.sub(loss2);
       const nG = this.genParams.length;
       const b = grad(q, [...this.genParams, ...this.clfParams], { allowUnused: true }).map((t, i) =>

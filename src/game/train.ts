@@ -5,6 +5,9 @@
 //   checkpoint.{safetensors,json}   generator + classifier + optimizer state + position (atomic; resumable)
 //   generator.{safetensors,json}    the generator as of the latest checkpoint, with what it needs to be applied
 //                                   (ε, channels, width): a killed run leaves a usable generator
+// Learning-rate schedules: genMilestones / clsMilestones (epochs, MultiStepLR semantics: during 0-based epoch e
+// the lr is lr₀·γ^#{m ≤ e}); GUE-AT's authors use [120, 140] with γ = 0.1 for both optimizers over 150 epochs.
+// The lr is a function of the epoch alone, so a resumed run follows the same schedule.
 import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, Tensor, manualSeed, scope } from '../engine/index.js';
@@ -32,6 +35,11 @@ export interface TrainOptions extends GameOptions {
   checkpointEvery: number;
   device: string;
   memoryFormat: 'contiguous' | 'channelsLast';
+  /** Epochs after which the generator's lr is multiplied by lrGamma (none by default). */
+  genMilestones: number[];
+  /** Epochs after which the classifier's lr is multiplied by lrGamma (none by default). */
+  clsMilestones: number[];
+  lrGamma: number;
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
@@ -46,12 +54,21 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   checkpointEvery: 300,
   device: 'cpu',
   memoryFormat: 'channelsLast',
+  genMilestones: [],
+  clsMilestones: [],
+  lrGamma: 0.1,
 });
+
+/** lr during 0-based epoch `epoch` under MultiStepLR(milestones, gamma). */
+export function multiStepLr(base: number, milestones: readonly number[], gamma: number, epoch: number): number {
+  return base * Math.pow(gamma, milestones.filter((m) => m <= epoch).length);
+}
 
 /** Options that must not change when a run is resumed. */
 const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
   'batchSize', 'seed', 'surrogate', 'genWidth', 'fraction',
+  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma',
 ];
 
 export interface GeneratorMeta {
@@ -163,14 +180,20 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     ck = loadCheckpointSync<CheckpointMeta>(ckPath, { device: o.device });
     const prev = ck.meta.options;
     for (const k of FIXED_ON_RESUME) {
-      if (opts[k] !== undefined && JSON.stringify(opts[k]) !== JSON.stringify(prev[k])) {
+      // Runs written before an option existed used its default.
+      const had = prev[k] ?? TRAIN_DEFAULTS[k];
+      if (opts[k] !== undefined && JSON.stringify(opts[k]) !== JSON.stringify(had)) {
         for (const t of ck.tensors.values()) t.dispose();
-        throw new Error(`cannot resume with a different ${k} (run has ${JSON.stringify(prev[k])}, got ${JSON.stringify(opts[k])})`);
+        throw new Error(`cannot resume with a different ${k} (run has ${JSON.stringify(had)}, got ${JSON.stringify(opts[k])})`);
       }
     }
-    o = { ...prev, epochs: opts.epochs ?? prev.epochs, maxSteps: opts.maxSteps ?? 0, checkpointEvery: opts.checkpointEvery ?? prev.checkpointEvery, device: o.device };
+    o = { ...TRAIN_DEFAULTS, ...prev, epochs: opts.epochs ?? prev.epochs, maxSteps: opts.maxSteps ?? 0, checkpointEvery: opts.checkpointEvery ?? prev.checkpointEvery, device: o.device };
   }
 
+  for (const [k, ms] of [['genMilestones', o.genMilestones], ['clsMilestones', o.clsMilestones]] as const) {
+    if (!Array.isArray(ms) || ms.some((m) => !Number.isInteger(m) || m < 1)) throw new Error(`${k} must be positive integer epochs; got ${JSON.stringify(ms)}`);
+  }
+  if (!(o.lrGamma >= 0)) throw new Error(`lrGamma must be >= 0; got ${o.lrGamma}`);
   const data = generatorSubset(train, o.fraction, o.seed);
   const fingerprint = dataFingerprint(data);
   if (ck !== null && ck.meta.dataFingerprint !== fingerprint) {
@@ -184,7 +207,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
   const clf = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
   const scratch = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
   for (const m of [gen, clf, scratch]) m.to({ device: o.device, memoryFormat: o.memoryFormat });
-  const solver = new GameSolver(gen, clf, scratch, o);
+  const solver = new GameSolver(gen, clf, scratch, { ...o, atSeed: o.seed });
   const tdata = new TensorDataset(data, o.device);
   const perEpoch = numBatches(tdata.size, { batchSize: o.batchSize });
   const totalSteps = perEpoch * o.epochs;
@@ -199,6 +222,8 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     solver.genOpt.loadStateDict({ state: stateFor('genopt', ck.tensors), hyper: ck.meta.genOpt } as never);
     solver.clfOpt.loadStateDict({ state: stateFor('clfopt', ck.tensors), hyper: ck.meta.clfOpt } as never);
     step = ck.meta.step;
+    const rngState = ck.tensors.get('solver.rng');
+    if (rngState) solver.rng.setState(rngState);
     for (const t of ck.tensors.values()) t.dispose();
     // Keep exactly the metrics of the steps the checkpoint covers.
     const mp = join(runDir, 'metrics.jsonl');
@@ -220,6 +245,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       const cl = solver.clfOpt.stateDict();
       for (const [k, t] of g.state) tensors.set(`genopt.${k}`, t);
       for (const [k, t] of cl.state) tensors.set(`clfopt.${k}`, t);
+      tensors.set('solver.rng', solver.rng.getState());
       saveCheckpointSync(ckPath, { tensors, meta: { step, dataFingerprint: fingerprint, options: o, genOpt: g.hyper, clfOpt: cl.hyper, dataset: train.source } satisfies CheckpointMeta });
     });
     // The generator of the latest checkpoint is usable on its own, even if the run is killed later.
@@ -241,20 +267,30 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       const within = step % perEpoch;
       // The shuffle of each epoch comes from its own seeded generator, so a resumed run sees the same batches.
       const shuffle = new Generator(o.seed * 1000 + epoch + 1);
+      solver.genOpt.lr = multiStepLr(o.lrGen, o.genMilestones, o.lrGamma, epoch);
+      solver.clfOpt.lr = multiStepLr(o.lrCls, o.clsMilestones, o.lrGamma, epoch);
       let b = 0;
       for (const idx of indexBatches(tdata.size, { batchSize: o.batchSize, shuffle: true, generator: shuffle })) {
-        if (b++ < within) continue;
-        if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
+        // indexBatches yields views that the caller owns.
+        if (b++ < within) {
+          idx.dispose();
+          continue;
+        }
+        if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) {
+          idx.dispose();
+          break;
+        }
         const t0 = Date.now();
         const m = scope(() => {
           const batch = tdata.batch(idx);
           const x = o.memoryFormat === 'channelsLast' ? batch.x.contiguous('channelsLast') : batch.x;
           return solver.step(x, batch.y);
         });
+        idx.dispose();
         step++;
         ranThisCall++;
         last = m;
-        appendFileSync(metricsPath, JSON.stringify({ step, epoch: epoch + 1, ...m, seconds: (Date.now() - t0) / 1000 }) + '\n');
+        appendFileSync(metricsPath, JSON.stringify({ step, epoch: epoch + 1, ...m, lrGen: solver.genOpt.lr, lrCls: solver.clfOpt.lr, seconds: (Date.now() - t0) / 1000 }) + '\n');
         onEvent({ type: 'progress', task: `gue epoch ${epoch + 1}/${o.epochs}`, step: step - epoch * perEpoch, total: perEpoch, metrics: { f: m.f, g: m.g, lambda: m.lambda } });
         if (Date.now() - lastSave > o.checkpointEvery * 1000) {
           saveState();

@@ -1,16 +1,17 @@
 // The data transforms `gue check` applies to the protected training set before training a victim, to ask
 // "does my protection survive what a scraper might do to my images?" Each returns a new dataset of the same
 // shape (uint8 NCHW); the input is not modified. Done with sharp, image by image, like a real pipeline:
-// - jpeg q: encode as baseline JPEG at quality q (4:2:0 chroma subsampling for RGB, libjpeg's default), decode.
-//   Compression is the best-known cheap defense against unlearnable examples (Liu et al., "Image
-//   Shortcut Squeezing", ICML 2023).
+// - jpeg q: encode as baseline JPEG at quality q (4:2:0 chroma subsampling), decode — the victim-side
+//   defense registry's jpegRoundTrip (src/defenses/jpeg.ts). Compression is the best-known cheap defense
+//   against unlearnable examples (Liu et al., "Image Shortcut Squeezing", ICML 2023).
 // - resize f: downscale by f (0 < f < 1; to round(f·size), at least 1 pixel) then upscale back to the original
 //   size, both with bilinear interpolation (sharp kernel 'linear').
 // - grayscale: BT.601 luma, rounded (L = (19595 R + 38470 G + 7471 B + 32768) >> 16, PIL's convert('L')),
-//   replicated to every channel so the victim keeps its input shape. A no-op on gray datasets.
-// (These are gue check's own transforms; the victim-side defense registry in src/defenses is separate.)
+//   replicated to every channel so the victim keeps its input shape — the registry's toGrayscale
+//   (src/defenses/grayscale.ts). A no-op on gray datasets.
 import type { ImageDataset } from '../data/dataset.js';
 import { loadSharp } from './codec.js';
+import { jpegRoundTrip, toGrayscale } from '../defenses/index.js';
 
 export type TransformSpec = { kind: 'jpeg'; quality: number } | { kind: 'resize'; factor: number } | { kind: 'grayscale' };
 
@@ -41,33 +42,20 @@ export async function applyTransform(ds: ImageDataset, t: TransformSpec): Promis
   const n = ds.labels.length;
   const out = new Uint8Array(ds.images.length);
   if (t.kind === 'grayscale') {
-    const plane = h * w;
-    for (let i = 0; i < n; i++) {
-      const b = i * per;
-      for (let p = 0; p < plane; p++) {
-        const l = c === 3 ? (19595 * ds.images[b + p]! + 38470 * ds.images[b + plane + p]! + 7471 * ds.images[b + 2 * plane + p]! + 32768) >>> 16 : ds.images[b + p]!;
-        for (let k = 0; k < c; k++) out[b + k * plane + p] = l;
-      }
-    }
-    return { ...ds, images: out, source: `${ds.source} + grayscale` };
+    if (c === 1) return { ...ds, images: ds.images.slice(), source: `${ds.source} + grayscale (no-op: already gray)` };
+    return { ...toGrayscale(ds), source: `${ds.source} + grayscale` };
   }
-  if (t.kind === 'jpeg' && !(Number.isInteger(t.quality) && t.quality >= 1 && t.quality <= 100)) throw new Error(`JPEG quality must be an integer in 1..100, got ${t.quality}`);
+  if (t.kind === 'jpeg') return { ...jpegRoundTrip(ds, t.quality), source: `${ds.source} + ${transformName(t)}` };
   if (t.kind === 'resize' && !(t.factor > 0 && t.factor < 1)) throw new Error(`resize factor must be in (0, 1), got ${t.factor}`);
   if (c !== 1 && c !== 3) throw new Error(`transforms need 1 or 3 channels, got ${c}`);
   const sharp = await loadSharp();
   const raw = { width: w, height: h, channels: c as 1 | 3 };
   for (let i = 0; i < n; i++) {
     const hwc = toHwc(ds.images.subarray(i * per, (i + 1) * per), c, h, w);
-    let r: { data: Buffer; info: { channels: number; width: number; height: number } };
-    if (t.kind === 'jpeg') {
-      const jpg = await sharp(hwc, { raw }).jpeg({ quality: t.quality, chromaSubsampling: '4:2:0' }).toBuffer();
-      r = await sharp(jpg).raw().toBuffer({ resolveWithObject: true });
-    } else {
-      const sw = Math.max(1, Math.round(w * t.factor));
-      const sh = Math.max(1, Math.round(h * t.factor));
-      const small = await sharp(hwc, { raw }).resize(sw, sh, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
-      r = await sharp(small.data, { raw: { width: sw, height: sh, channels: small.info.channels as 1 | 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
-    }
+    const sw = Math.max(1, Math.round(w * t.factor));
+    const sh = Math.max(1, Math.round(h * t.factor));
+    const small = await sharp(hwc, { raw }).resize(sw, sh, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+    const r = await sharp(small.data, { raw: { width: sw, height: sh, channels: small.info.channels as 1 | 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
     if (r.info.width !== w || r.info.height !== h) throw new Error(`transform produced ${r.info.width}×${r.info.height}, expected ${w}×${h}`);
     fromHwc(r.data, r.info.channels, out.subarray(i * per, (i + 1) * per), c, h, w);
   }

@@ -1,1 +1,2 @@
 export * from './train.js';
+export * from './at.js';
