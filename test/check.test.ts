@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { memory } from '../src/engine/index.js';
 import { saveDataset } from '../src/data/index.js';
 import { plainVerdict, runCheck, verdictOf, type CheckRow } from '../src/protect/check.js';
 import { applyTransform } from '../src/protect/transforms.js';
@@ -61,6 +62,7 @@ test('transforms: grayscale, JPEG and resize keep the shape and do what they say
 
 test('runCheck: identical "protected" data gives the clean accuracy exactly (verdict broken); non-twins are refused', async () => {
   const tpl = syntheticTemplates(1, { classes: 4, size: 8 });
+  const before = memory().tensors;
   try {
     const train = syntheticDataset(256, 2, tpl, { size: 8 });
     const testSet = syntheticDataset(128, 3, tpl, { size: 8 });
@@ -74,8 +76,7 @@ test('runCheck: identical "protected" data gives the clean accuracy exactly (ver
     assert.match(r.summary, /protection is broken/);
     const other = { ...train, labels: train.labels.map((y, i) => (i === 5 ? (y + 1) % 4 : y)) };
     await assert.rejects(runCheck({ clean: train, protected: other, test: testSet }, { victim: VICTIM, transforms: [] }), /disagree on the label of image 5; they are not twins/);
-    // (No tensor-count check here: trainVictim itself currently leaves 9 tensors per call with tiny-cnn,
-    // outside this module; runCheck creates no tensors of its own.)
+    assert.equal(memory().tensors, before, 'no tensors leaked');
   } finally {
     tpl.dispose();
   }
