@@ -10,9 +10,10 @@
 //   multiples of backend.multiple (so the U-Net's pooling grid stays aligned), overlapping by at least
 //   2·overlap; each output pixel is taken from the tile in which it lies farthest from the edge
 //   (centre-crop stitching), so the zero-padding effects at the tile edges are cut away. The U-Net's
-//   align_corners bilinear upsampling is not exactly translation-invariant, so tiled and untiled outputs
-//   differ slightly away from the seams too (measured in test/protect.test.ts). Memory is bounded by
-//   `batch` tiles, whatever the image size.
+//   align_corners bilinear upsampling is not exactly translation-invariant, so tiled and untiled G(x)
+//   differ by float noise; after ε-scaling and rounding the stored bytes were identical in our test
+//   (test/protect.test.ts allows a 1/255 rounding flip on < 1 % of values). Memory is bounded by `batch`
+//   tiles, whatever the image size.
 // - Colour: a generator and an image with the same channel count are applied directly. A gray image under
 //   an RGB generator: the gray value is replicated to three channels, and the protected gray is the BT.601
 //   luma of the protected RGB (a convex combination, so the ε bound holds and the image stays gray). An RGB
