@@ -8,3 +8,4 @@ export * as victim from './victim/index.js';
 export * as io from './io/index.js';
 export type { GueEvent, EventSink } from './util/events.js';
 export * as defenses from './defenses/index.js';
+export * as protect from './protect/index.js';
