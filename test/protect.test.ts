@@ -13,7 +13,7 @@ import { memory } from '../src/engine/index.js';
 import { loadGenerator } from '../src/game/train.js';
 import { poisonDataset, generatorPerturbation } from '../src/attacks/index.js';
 import { createTorchBackend } from '../src/protect/torch-backend.js';
-import { protectFiles, protectImage, PROTECT_DEFAULTS } from '../src/protect/images.js';
+import { planJobs, protectFiles, protectImage, PROTECT_DEFAULTS } from '../src/protect/images.js';
 import { protectPixels, tileRanges } from '../src/protect/apply.js';
 import { decodeImage } from '../src/protect/codec.js';
 import { gaussianWindow, linf255, psnr, ssim, type RawImage } from '../src/protect/metrics.js';
@@ -279,6 +279,26 @@ test('CLI: corrupt files are reported and the rest written, nothing partial, nev
     // No generator and nothing shipped: a clear error.
     await assert.rejects(openGenerator(undefined, { shippedDir: join(dir, 'none') }), /no --generator given and no shipped generator/);
     await assert.rejects(openGenerator(join(dir, 'nope.onnx')), /nope\.onnx: generator not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('planning: recursive walk or not, name collisions, the output folder inside an input is not walked', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-protect-'));
+  try {
+    mkdirSync(join(dir, 'in', 'sub'), { recursive: true });
+    mkdirSync(join(dir, 'in', 'out'), { recursive: true });
+    for (const f of ['a.png', 'a.jpg', 'b.TIFF', 'sub/c.webp', 'out/old.png', '.hidden.png', 'readme.md']) writeFileSync(join(dir, 'in', f), 'x');
+    const out = join(dir, 'in', 'out');
+    const r = planJobs([join(dir, 'in')], out, { format: 'png', recursive: true });
+    assert.deepEqual(r.jobs.map((j) => j.output.slice(out.length + 1)), ['a.png', 'b.png', 'sub/c.png']);
+    assert.equal(r.failed.length, 1);
+    assert.match(r.failed[0]!.error, /would also be the output of .*a\.jpg|would also be the output of .*a\.png/);
+    assert.deepEqual(r.skipped.map((p) => p.slice(dir.length + 1)), ['in/readme.md']);
+    const flat = planJobs([join(dir, 'in')], join(dir, 'o2'), { format: 'webp', recursive: false });
+    assert.ok(flat.jobs.every((j) => !j.input.includes('sub')));
+    assert.ok(flat.jobs.some((j) => j.output.endsWith('b.webp')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

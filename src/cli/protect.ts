@@ -37,7 +37,7 @@ export const protectCommand: Command = {
     name: 'protect',
     summary: 'protect photos (files or folders) with a trained generator; writes new files',
     usage: 'gue protect <file|dir>... -o <dir> [--generator <run-dir|generator.safetensors|generator.onnx>] [--format png|jpg|webp] [--quality q] [--tile N] [--overwrite]',
-    positionals: { name: 'at least one image file or folder', min: 1, max: Number.MAX_SAFE_INTEGER },
+    positionals: { name: 'at least one image file or folder', min: 0, max: Number.MAX_SAFE_INTEGER }, // checked in run (so --help works)
     flags: {
       out: { type: 'string', description: 'output folder, also -o (created; names mirror the inputs)' },
       generator: { type: 'string', description: 'generator: a gue train run folder, generator.safetensors, or an exported .onnx (default: the shipped one in assets/generators/)' },

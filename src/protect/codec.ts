@@ -70,9 +70,11 @@ export async function decodeImage(input: string | Buffer, gray?: boolean): Promi
       const g = c === 4 ? 2 : 1;
       const out = new Uint8Array(n * g);
       for (let p = 0; p < n; p++) {
-        const v = px[p * c]!;
-        if (px[p * c + 1] !== v || px[p * c + 2] !== v) throw new Error('a gray image decoded to unequal R, G, B');
-        out[p * g] = v;
+        const r = px[p * c]!;
+        const gg = px[p * c + 1]!;
+        const b = px[p * c + 2]!;
+        // Gray sources decode to R = G = B; a lossy (YUV) file of a gray image may not, exactly: take the luma.
+        out[p * g] = r === gg && r === b ? r : (19595 * r + 38470 * gg + 7471 * b + 32768) >>> 16;
         if (g === 2) out[p * g + 1] = px[p * c + 3]!;
       }
       px = out;
