@@ -3,7 +3,7 @@
 // made to work on real photos. Plain TypeScript over 8-bit pixels: no tensors, so the libtorch and the
 // onnxruntime backends share it.
 //
-// - Size: the image is reflect-padded to a multiple of backend.multiple (split evenly between the two sides,
+// - Size: the image is reflect-padded to a multiple of 8 (or of backend.multiple if larger) (split evenly between the two sides,
 //   as the U-Net pads 28×28 inputs itself: a 28×28 image protected here gives the bytes `gue poison` gives;
 //   replicate padding when the pad is not smaller than the image, as there), and the result cropped back.
 // - Tiles: an image larger than `tile` (after padding) is processed in tile×tile pieces whose origins are
@@ -32,6 +32,9 @@ export interface ApplyOptions {
   /** Tiles per backend call. */
   batch: number;
 }
+
+/** The U-Net downsamples three times: sizes and tile origins on multiples of 8 keep its pooling grid. */
+export const UNET_GRID = 8;
 
 export const APPLY_DEFAULTS: Readonly<ApplyOptions> = Object.freeze({ tile: 512, overlap: 32, batch: 4 });
 
@@ -78,7 +81,9 @@ export async function protectPixels(img: RawImage, backend: ProtectBackend, o: A
   const ic = colourChannels(C);
   const gc = backend.channels;
   const mode = colourMode(ic, gc);
-  const m = backend.multiple;
+  // Pad and align tiles to the U-Net's pooling grid (8) even when a backend accepts any size (the ONNX graph
+  // pads internally and reports multiple 1), so every backend sees the same padded image and tile grid.
+  const m = Math.max(backend.multiple, UNET_GRID);
   if (o.tile > 0 && o.tile % m !== 0) throw new Error(`--tile must be a multiple of ${m}, got ${o.tile}`);
   if (!(o.batch >= 1)) throw new Error(`batch must be at least 1, got ${o.batch}`);
   const ph = (m - (H % m)) % m;

@@ -5,6 +5,7 @@
 import type { ImageDataset } from '../data/dataset.js';
 import { silent, type EventSink } from '../util/events.js';
 import type { ProtectBackend } from './backend.js';
+import { UNET_GRID } from './apply.js';
 
 export interface DatasetProtection {
   dataset: ImageDataset;
@@ -28,7 +29,7 @@ function indexMap(n: number, before: number, total: number, reflect: boolean): I
 export async function protectDataset(ds: ImageDataset, backend: ProtectBackend, o: { batchSize?: number } = {}, onEvent: EventSink = silent): Promise<DatasetProtection> {
   const [c, h, w] = ds.shape;
   if (c !== backend.channels) throw new Error(`the generator takes ${backend.channels}-channel images but the dataset has ${c}`);
-  const m = backend.multiple;
+  const m = Math.max(backend.multiple, UNET_GRID); // as apply.ts: the same padding for every backend
   const ph = (m - (h % m)) % m;
   const pw = (m - (w % m)) % m;
   const top = Math.floor(ph / 2);

@@ -20,7 +20,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { silent, type EventSink } from '../util/events.js';
 import type { ProtectBackend } from './backend.js';
-import { APPLY_DEFAULTS, colourMode, protectPixels, type ApplyOptions } from './apply.js';
+import { APPLY_DEFAULTS, UNET_GRID, colourMode, protectPixels, type ApplyOptions } from './apply.js';
 import { OUTPUT_EXTENSIONS, decodeImage, encodeImage, type OutputFormat } from './codec.js';
 import { colourChannels, imageQuality, type RawImage } from './metrics.js';
 
@@ -178,8 +178,9 @@ const messageOf = (e: unknown): string => ((e as Error).message ?? String(e)).tr
 export async function protectFiles(inputs: string[], outDir: string, backend: ProtectBackend, opts: Partial<ProtectFilesOptions> = {}, onEvent: EventSink = silent): Promise<ProtectSummary> {
   const o: ProtectFilesOptions = { ...PROTECT_DEFAULTS, ...opts };
   if (!(o.quality >= 1 && o.quality <= 100)) throw new Error(`quality must be in 1..100, got ${o.quality}`);
-  if (o.tile > 0 && o.tile % backend.multiple !== 0) throw new Error(`tile must be a multiple of ${backend.multiple}, got ${o.tile}`);
-  if (o.tile > 0 && o.tile < 2 * o.overlap + backend.multiple) throw new Error(`tile ${o.tile} is too small for an overlap of ${o.overlap} (need ≥ ${2 * o.overlap + backend.multiple})`);
+  const grid = Math.max(backend.multiple, UNET_GRID);
+  if (o.tile > 0 && o.tile % grid !== 0) throw new Error(`tile must be a multiple of ${grid}, got ${o.tile}`);
+  if (o.tile > 0 && o.tile < 2 * o.overlap + grid) throw new Error(`tile ${o.tile} is too small for an overlap of ${o.overlap} (need ≥ ${2 * o.overlap + grid})`);
   const t0 = Date.now();
   if (o.format !== 'png') {
     onEvent({ type: 'log', level: 'warn', message: `${o.format.toUpperCase()} is lossy: compression (quality ${o.quality}) changes the protective perturbation and weakens the protection, and the stored change can exceed ε; prefer PNG` });
