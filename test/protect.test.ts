@@ -16,7 +16,7 @@ import { createTorchBackend } from '../src/protect/torch-backend.js';
 import { planJobs, protectFiles, protectImage, PROTECT_DEFAULTS } from '../src/protect/images.js';
 import { protectPixels, tileRanges } from '../src/protect/apply.js';
 import { decodeImage } from '../src/protect/codec.js';
-import { gaussianWindow, linf255, psnr, ssim, type RawImage } from '../src/protect/metrics.js';
+import { gaussianWindow, linf255, luminance, psnr, ssim, type RawImage } from '../src/protect/metrics.js';
 import { openGenerator } from '../src/protect/open.js';
 import { protectDataset } from '../src/protect/dataset.js';
 import { writeTinyGenerator } from './helpers/generator.js';
@@ -60,7 +60,29 @@ test('metrics: L∞, PSNR, SSIM (Gaussian 11/1.5) on known cases', () => {
   assert.ok(s > 0.2 && s < 0.95, `noisy SSIM ${s}`);
   assert.ok(Math.abs(s - ssim(noisy, a)) < 1e-12, 'SSIM is symmetric');
   assert.ok(ssim(a, b) > s, 'a smaller change has a higher SSIM');
+  // Against the definition: an explicit 11×11 Gaussian window at every valid position.
+  const la = luminance(a);
+  const ln = luminance(noisy);
   const g = gaussianWindow(11, 1.5);
+  let ref = 0;
+  let count = 0;
+  for (let y = 0; y + 11 <= 30; y++) {
+    for (let x = 0; x + 11 <= 40; x++) {
+      let m1 = 0, m2 = 0, s11 = 0, s22 = 0, s12 = 0;
+      for (let i = 0; i < 11; i++) {
+        for (let j = 0; j < 11; j++) {
+          const wgt = g[i]! * g[j]!;
+          const p = (y + i) * 40 + x + j;
+          m1 += wgt * la[p]!; m2 += wgt * ln[p]!;
+          s11 += wgt * la[p]! ** 2; s22 += wgt * ln[p]! ** 2; s12 += wgt * la[p]! * ln[p]!;
+        }
+      }
+      const C1 = 6.5025, C2 = 58.5225;
+      ref += ((2 * m1 * m2 + C1) * (2 * (s12 - m1 * m2) + C2)) / ((m1 * m1 + m2 * m2 + C1) * (s11 - m1 * m1 + s22 - m2 * m2 + C2));
+      count++;
+    }
+  }
+  assert.ok(Math.abs(s - ref / count) < 1e-9, `SSIM ${s} vs the definition ${ref / count}`);
   assert.ok(Math.abs(g.reduce((x, y) => x + y, 0) - 1) < 1e-12);
   assert.ok(Math.abs(g[0]! - g[10]!) < 1e-15 && g[5]! > g[4]!);
   // Tiny images use a smaller window and still give 1 for identical images.

@@ -87,62 +87,61 @@ export function gaussianWindow(size: number, sigma: number): Float64Array {
   return w;
 }
 
-/** Valid 2-D filtering of a h×w plane with the separable window k (size s): output (h−s+1)×(w−s+1). */
-function filterValid(src: Float64Array, h: number, w: number, k: Float64Array): Float64Array {
-  const s = k.length;
-  const ow = w - s + 1;
-  const oh = h - s + 1;
-  const tmp = new Float64Array(h * ow);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < ow; x++) {
-      let acc = 0;
-      for (let i = 0; i < s; i++) acc += k[i]! * src[row + x + i]!;
-      tmp[y * ow + x] = acc;
-    }
-  }
-  const out = new Float64Array(oh * ow);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let acc = 0;
-      for (let i = 0; i < s; i++) acc += k[i]! * tmp[(y + i) * ow + x]!;
-      out[y * ow + x] = acc;
-    }
-  }
-  return out;
-}
-
-/** Mean SSIM of two luminance planes of size h×w. */
+/** Mean SSIM of two luminance planes of size h×w (separable Gaussian, valid positions; one fused pass). */
 export function ssimPlanes(a: Float64Array, b: Float64Array, h: number, w: number): number {
   let size = Math.min(11, h, w);
   if (size % 2 === 0) size--;
   const k = gaussianWindow(size, 1.5);
-  const n = h * w;
-  const aa = new Float64Array(n);
-  const bb = new Float64Array(n);
-  const ab = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    aa[i] = a[i]! * a[i]!;
-    bb[i] = b[i]! * b[i]!;
-    ab[i] = a[i]! * b[i]!;
+  const ow = w - size + 1;
+  const oh = h - size + 1;
+  // Horizontal pass: the five local sums (a, b, a², b², ab) per row.
+  const n = h * ow;
+  const ha = new Float64Array(n);
+  const hb = new Float64Array(n);
+  const haa = new Float64Array(n);
+  const hbb = new Float64Array(n);
+  const hab = new Float64Array(n);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < ow; x++) {
+      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      for (let i = 0; i < size; i++) {
+        const wi = k[i]!;
+        const va = a[row + x + i]!;
+        const vb = b[row + x + i]!;
+        sa += wi * va;
+        sb += wi * vb;
+        saa += wi * va * va;
+        sbb += wi * vb * vb;
+        sab += wi * va * vb;
+      }
+      const o = y * ow + x;
+      ha[o] = sa; hb[o] = sb; haa[o] = saa; hbb[o] = sbb; hab[o] = sab;
+    }
   }
-  const mu1 = filterValid(a, h, w, k);
-  const mu2 = filterValid(b, h, w, k);
-  const s11 = filterValid(aa, h, w, k);
-  const s22 = filterValid(bb, h, w, k);
-  const s12 = filterValid(ab, h, w, k);
+  // Vertical pass and the SSIM map, accumulated.
   const C1 = (0.01 * 255) ** 2;
   const C2 = (0.03 * 255) ** 2;
   let sum = 0;
-  for (let i = 0; i < mu1.length; i++) {
-    const m1 = mu1[i]!;
-    const m2 = mu2[i]!;
-    const v1 = s11[i]! - m1 * m1;
-    const v2 = s22[i]! - m2 * m2;
-    const cov = s12[i]! - m1 * m2;
-    sum += ((2 * m1 * m2 + C1) * (2 * cov + C2)) / ((m1 * m1 + m2 * m2 + C1) * (v1 + v2 + C2));
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let m1 = 0, m2 = 0, s11 = 0, s22 = 0, s12 = 0;
+      for (let i = 0; i < size; i++) {
+        const wi = k[i]!;
+        const o = (y + i) * ow + x;
+        m1 += wi * ha[o]!;
+        m2 += wi * hb[o]!;
+        s11 += wi * haa[o]!;
+        s22 += wi * hbb[o]!;
+        s12 += wi * hab[o]!;
+      }
+      const v1 = s11 - m1 * m1;
+      const v2 = s22 - m2 * m2;
+      const cov = s12 - m1 * m2;
+      sum += ((2 * m1 * m2 + C1) * (2 * cov + C2)) / ((m1 * m1 + m2 * m2 + C1) * (v1 + v2 + C2));
+    }
   }
-  return sum / mu1.length;
+  return sum / (oh * ow);
 }
 
 /** Mean SSIM on luminance (see the header). */
