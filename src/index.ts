@@ -10,3 +10,4 @@ export type { GueEvent, EventSink } from './util/events.js';
 export * as onnx from './export/index.js';
 export * as defenses from './defenses/index.js';
 export * as experiment from './experiment/index.js';
+export * as protect from './protect/index.js';

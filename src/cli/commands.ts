@@ -10,6 +10,9 @@ import { attackCommand } from './attack.js';
 import { serveCommand } from './serve.js';
 import { reportCommand } from './report.js';
 import { experimentCommand } from './experiment.js';
+import { protectCommand } from './protect.js';
+import { importCommand } from './import.js';
+import { checkCommand } from './check.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   demo: demoCommand,
@@ -22,4 +25,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   serve: serveCommand,
   report: reportCommand,
   experiment: experimentCommand,
+  protect: protectCommand,
+  import: importCommand,
+  check: checkCommand,
 });

@@ -44,3 +44,7 @@ export type {
   LoadCheckpointOptions,
   SidecarTensor,
 } from './checkpoint.js';
+export { readPth, readPthFile, PthError } from './pth.js';
+export type { PthTensor, PthContents } from './pth.js';
+export { ZipReader, ZipError, crc32 } from './zip.js';
+export { readPickle, PickleError } from './pickle.js';
