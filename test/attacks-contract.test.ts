@@ -26,6 +26,9 @@ export const QUICK: Record<string, Record<string, unknown>> = {
   tap: { model: 'tiny-cnn', trainEpochs: 4, lr: 0.05, steps: 20, stepRatio: 0.25, craftBatch: 512 },
   lsp: { patchSize: 2 },
   ar: {},
+  deepconfuse: { rounds: 3, clsEpochs: 2, batchSize: 64, lrGen: 1e-2, genWidth: 4, classifier: 'tiny' },
+  shortcutgen: { epochs: 10, batchSize: 64, lr: 1e-2, genWidth: 4, discriminator: 'tiny-cnn' },
+  rem: { trainSteps: 15, batchSize: 128, model: 'tiny-cnn', lr: 0.05, pgdSteps: 4, advSteps: 1, samples: 1, cropPadding: 1, flip: false },
 };
 
 // A faint template (±0.05) under σ = 0.15 noise: learnable (clean ≈ 78 % after 8 epochs) but not trivially,

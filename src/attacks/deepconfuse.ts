@@ -48,26 +48,26 @@ export const deepConfuse: Attack = {
   norms: ['linf'],
   options: {
     rounds: { type: 'int', description: 'rounds: a fresh classifier is trained for cls-epochs while the generator learns, then the generator is frozen for the next round (authors: 1000; on a CPU 1–5)', default: 1000, min: 1 },
-    'cls-epochs': { type: 'int', description: 'classifier epochs per round (authors: 20; on a CPU 1–3)', default: 20, min: 1 },
-    'batch-size': { type: 'int', description: 'batch size (authors: 256)', default: 256, min: 1 },
-    'lr-cls': { type: 'number', description: 'SGD learning rate of the classifier and of the pseudo-update (authors: 0.01)', default: 0.01, min: 0 },
-    'lr-gen': { type: 'number', description: 'Adam learning rate of the generator (authors: 1e-4; short CPU runs need ~1e-3)', default: 1e-4, min: 0 },
-    'gen-width': { type: 'int', description: 'U-Net width (authors: 64; 8–16 on a CPU)', default: 64, min: 1 },
+    clsEpochs: { type: 'int', description: 'classifier epochs per round (authors: 20; on a CPU 1–3)', default: 20, min: 1 },
+    batchSize: { type: 'int', description: 'batch size (authors: 256)', default: 256, min: 1 },
+    lrCls: { type: 'number', description: 'SGD learning rate of the classifier and of the pseudo-update (authors: 0.01)', default: 0.01, min: 0 },
+    lrGen: { type: 'number', description: 'Adam learning rate of the generator (authors: 1e-4; short CPU runs need ~1e-3)', default: 1e-4, min: 0 },
+    genWidth: { type: 'int', description: 'U-Net width (authors: 64; 8–16 on a CPU)', default: 64, min: 1 },
     classifier: { type: 'string', description: "classifier trained in the loop: 'vgg11' (authors' CIFAR choice), 'small' or 'tiny' (CPU)", default: 'vgg11', choices: Object.keys(VGG_PLANS) },
-    'max-steps': { type: 'int', description: 'stop after this many generator updates in total (0: no cap; bounds CPU runs)', default: 0, min: 0 },
+    maxSteps: { type: 'int', description: 'stop after this many generator updates in total (0: no cap; bounds CPU runs)', default: 0, min: 0 },
   },
   prepare(ctx, o) {
     const eps = ctx.eps;
     const [c, h] = ctx.train.shape;
     const n = ctx.train.labels.length;
     const rounds = o.rounds as number;
-    const clsEpochs = o['cls-epochs'] as number;
-    const batchSize = o['batch-size'] as number;
-    const lrCls = o['lr-cls'] as number;
-    const maxSteps = o['max-steps'] as number;
+    const clsEpochs = o.clsEpochs as number;
+    const batchSize = o.batchSize as number;
+    const lrCls = o.lrCls as number;
+    const maxSteps = o.maxSteps as number;
     const g = new Generator(ctx.seed);
-    const frozen = new UNet({ channels: c, width: o['gen-width'] as number, generator: g });
-    const learner = new UNet({ channels: c, width: o['gen-width'] as number, generator: g });
+    const frozen = new UNet({ channels: c, width: o.genWidth as number, generator: g });
+    const learner = new UNet({ channels: c, width: o.genWidth as number, generator: g });
     if (ctx.device !== 'cpu') {
       frozen.to(ctx.device);
       learner.to(ctx.device);
@@ -75,7 +75,7 @@ export const deepConfuse: Attack = {
     learner.copyFrom(frozen);
     const data = new TensorDataset(ctx.train, ctx.device);
     const genParams = learner.parameters();
-    const genOpt = new Adam(genParams, { lr: o['lr-gen'] as number });
+    const genOpt = new Adam(genParams, { lr: o.lrGen as number });
     const perRound = clsEpochs * numBatches(n, { batchSize });
     let steps = 0;
     let roundsRun = 0;

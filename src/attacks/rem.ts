@@ -75,50 +75,50 @@ export const rem: Attack = {
   cite: 'Fu, He, Liu, Shen, Tao, "Robust Unlearnable Examples: Protecting Data Against Adversarial Learning", ICLR 2022',
   norms: ['linf'],
   options: {
-    'train-steps': { type: 'int', description: 'source-model training steps (paper: 5000; on a CPU 20–200)', default: 5000, min: 0 },
-    'batch-size': { type: 'int', description: 'batch size (paper: 128)', default: 128, min: 1 },
+    trainSteps: { type: 'int', description: 'source-model training steps (paper: 5000; on a CPU 20–200)', default: 5000, min: 0 },
+    batchSize: { type: 'int', description: 'batch size (paper: 128)', default: 128, min: 1 },
     model: { type: 'string', description: "source model (paper: resnet18; 'tiny-cnn' or 'half-cnn' on a CPU)", default: 'resnet18', choices: Object.keys(CLASSIFIERS) },
     lr: { type: 'number', description: 'SGD learning rate (paper: 0.1)', default: 0.1, min: 0 },
     momentum: { type: 'number', description: 'SGD momentum (paper: 0.9)', default: 0.9, min: 0, max: 1 },
-    'weight-decay': { type: 'number', description: 'SGD weight decay (paper: 5e-4)', default: 5e-4, min: 0 },
-    'lr-decay-rate': { type: 'number', description: 'lr factor every lr-decay-freq steps (paper: 0.1)', default: 0.1, min: 0 },
-    'lr-decay-freq': { type: 'int', description: 'steps between lr decays (paper: 2000)', default: 2000, min: 1 },
-    'pgd-steps': { type: 'int', description: 'PGD steps of the noise (outer min) (paper: 10; 2–5 on a CPU)', default: 10, min: 1 },
-    'pgd-step-frac': { type: 'number', description: 'noise PGD step size as a fraction of ε (paper: 1.6/255 at ε = 8/255, i.e. 0.2)', default: 0.2, min: 0 },
-    'adv-eps': { type: 'number', description: 'adversarial-training radius ε_a the noise must withstand, in [0,1] units (paper: ε/2 = 4/255; 0 gives EM with EOT)', default: 4 / 255, min: 0, max: 1 },
-    'adv-steps': { type: 'int', description: 'PGD steps of the inner max (paper: 10; 1–3 on a CPU)', default: 10, min: 0 },
-    'adv-step-frac': { type: 'number', description: 'inner PGD step size as a fraction of adv-eps (paper: 0.8/255 at 4/255, i.e. 0.2)', default: 0.2, min: 0 },
+    weightDecay: { type: 'number', description: 'SGD weight decay (paper: 5e-4)', default: 5e-4, min: 0 },
+    lrDecayRate: { type: 'number', description: 'lr factor every lr-decay-freq steps (paper: 0.1)', default: 0.1, min: 0 },
+    lrDecayFreq: { type: 'int', description: 'steps between lr decays (paper: 2000)', default: 2000, min: 1 },
+    pgdSteps: { type: 'int', description: 'PGD steps of the noise (outer min) (paper: 10; 2–5 on a CPU)', default: 10, min: 1 },
+    pgdStepFrac: { type: 'number', description: 'noise PGD step size as a fraction of ε (paper: 1.6/255 at ε = 8/255, i.e. 0.2)', default: 0.2, min: 0 },
+    advEps: { type: 'number', description: 'adversarial-training radius ε_a the noise must withstand, in [0,1] units (paper: ε/2 = 4/255; 0 gives EM with EOT)', default: 4 / 255, min: 0, max: 1 },
+    advSteps: { type: 'int', description: 'PGD steps of the inner max (paper: 10; 1–3 on a CPU)', default: 10, min: 0 },
+    advStepFrac: { type: 'number', description: 'inner PGD step size as a fraction of adv-eps (paper: 0.8/255 at 4/255, i.e. 0.2)', default: 0.2, min: 0 },
     samples: { type: 'int', description: 'EOT samples of the victim augmentation per noise step (paper: 5; 1 on a CPU)', default: 5, min: 1 },
-    'crop-padding': { type: 'int', description: 'EOT random-crop padding (paper: 4, CIFAR augmentation; 0 turns crops off)', default: 4, min: 0 },
+    cropPadding: { type: 'int', description: 'EOT random-crop padding (paper: 4, CIFAR augmentation; 0 turns crops off)', default: 4, min: 0 },
     flip: { type: 'boolean', description: 'EOT random horizontal flips (paper: on)', default: true },
-    'stop-error': { type: 'number', description: 'stop training early once the robust training error (last epoch of steps) is below this (0: off, as the paper)', default: 0, min: 0, max: 1 },
+    stopError: { type: 'number', description: 'stop training early once the robust training error (last epoch of steps) is below this (0: off, as the paper)', default: 0, min: 0, max: 1 },
   },
   prepare(ctx, o) {
     const n = ctx.train.labels.length;
     const [c, h] = ctx.train.shape;
-    const trainSteps = o['train-steps'] as number;
-    const batchSize = o['batch-size'] as number;
+    const trainSteps = o.trainSteps as number;
+    const batchSize = o.batchSize as number;
     const lr0 = o.lr as number;
-    const decayRate = o['lr-decay-rate'] as number;
-    const decayFreq = o['lr-decay-freq'] as number;
-    const stopError = o['stop-error'] as number;
-    const advEps = o['adv-eps'] as number;
+    const decayRate = o.lrDecayRate as number;
+    const decayFreq = o.lrDecayFreq as number;
+    const stopError = o.stopError as number;
+    const advEps = o.advEps as number;
     const s: RemSettings = {
       eps: ctx.eps,
-      pgdSteps: o['pgd-steps'] as number,
-      pgdStep: (o['pgd-step-frac'] as number) * ctx.eps,
+      pgdSteps: o.pgdSteps as number,
+      pgdStep: (o.pgdStepFrac as number) * ctx.eps,
       advEps,
-      advSteps: o['adv-steps'] as number,
-      advStep: (o['adv-step-frac'] as number) * advEps,
+      advSteps: o.advSteps as number,
+      advStep: (o.advStepFrac as number) * advEps,
       samples: o.samples as number,
-      aug: { cropPadding: o['crop-padding'] as number, flip: o.flip as boolean },
+      aug: { cropPadding: o.cropPadding as number, flip: o.flip as boolean },
       device: ctx.device,
     };
     const g = new Generator(ctx.seed);
     const model = buildClassifier(o.model as string, { inChannels: c, numClasses: ctx.train.numClasses, imageSize: h, generator: g });
     if (ctx.device !== 'cpu') model.to(ctx.device);
     const params = model.parameters();
-    const opt = new SGD(params, { lr: lr0, momentum: o.momentum as number, weightDecay: o['weight-decay'] as number });
+    const opt = new SGD(params, { lr: lr0, momentum: o.momentum as number, weightDecay: o.weightDecay as number });
     const data = new TensorDataset(ctx.train, ctx.device);
     const window = Math.ceil(n / batchSize);
     const recent: [number, number][] = [];

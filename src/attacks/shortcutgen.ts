@@ -34,22 +34,22 @@ export const shortcutGen: Attack = {
   norms: ['linf'],
   options: {
     epochs: { type: 'int', description: 'generator training epochs (our default; 1–5 on a CPU)', default: 10, min: 1 },
-    'batch-size': { type: 'int', description: 'batch size', default: 128, min: 1 },
+    batchSize: { type: 'int', description: 'batch size', default: 128, min: 1 },
     lr: { type: 'number', description: 'Adam learning rate of the generator (short CPU runs need ~1e-3)', default: 1e-4, min: 0 },
-    'gen-width': { type: 'int', description: 'U-Net width (64 as DeepConfuse; 8–16 on a CPU)', default: 64, min: 1 },
+    genWidth: { type: 'int', description: 'U-Net width (64 as DeepConfuse; 8–16 on a CPU)', default: 64, min: 1 },
     discriminator: { type: 'string', description: "the fixed random classifier (paper: a ResNet-18; 'tiny-cnn' or 'half-cnn' on a CPU)", default: 'resnet18', choices: Object.keys(CLASSIFIERS) },
-    'max-steps': { type: 'int', description: 'stop after this many generator updates (0: no cap; bounds CPU runs)', default: 0, min: 0 },
+    maxSteps: { type: 'int', description: 'stop after this many generator updates (0: no cap; bounds CPU runs)', default: 0, min: 0 },
   },
   prepare(ctx, o) {
     const eps = ctx.eps;
     const [c, h] = ctx.train.shape;
     const n = ctx.train.labels.length;
     const epochs = o.epochs as number;
-    const batchSize = o['batch-size'] as number;
-    const maxSteps = o['max-steps'] as number;
+    const batchSize = o.batchSize as number;
+    const maxSteps = o.maxSteps as number;
     const g = new Generator(ctx.seed);
     const disc = buildClassifier(o.discriminator as string, { inChannels: c, numClasses: ctx.train.numClasses, imageSize: h, generator: g });
-    const gen = new UNet({ channels: c, width: o['gen-width'] as number, generator: g });
+    const gen = new UNet({ channels: c, width: o.genWidth as number, generator: g });
     if (ctx.device !== 'cpu') {
       disc.to(ctx.device);
       gen.to(ctx.device);

@@ -22,8 +22,15 @@ export class OptionError extends Error {
   }
 }
 
-/** Fills defaults and validates `given` (values may be strings, as from `--opt k=v`) against `spec`. */
-export function resolveOptions(owner: string, spec: Record<string, OptionSpec>, given: Record<string, unknown> = {}): OptionValues {
+/** Fills defaults and validates `givenRaw` (values may be strings, as from `--opt k=v`) against `spec`. */
+export function resolveOptions(owner: string, spec: Record<string, OptionSpec>, givenRaw: Record<string, unknown> = {}): OptionValues {
+  // Option names are camelCase; the kebab-case spelling of a flag (batch-size for batchSize) is accepted too.
+  const given: Record<string, unknown> = {};
+  for (const [raw, v] of Object.entries(givenRaw)) {
+    const k = raw in spec ? raw : raw.replace(/-([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+    if (k in given) throw new OptionError(`option '${k}' of ${owner} is given twice`);
+    given[k] = v;
+  }
   const out: OptionValues = {};
   for (const k of Object.keys(given)) {
     if (!(k in spec)) {
