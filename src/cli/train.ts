@@ -16,6 +16,7 @@ const FLAG_OF: Record<string, string> = {
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
   genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
   tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones',
+  proxyEvery: 'proxy-every', proxyTrainSize: 'proxy-train-size', proxyEpochs: 'proxy-epochs', proxyModel: 'proxy-model',
 };
 
 /** The GUE-AT preset (authors' gue_adv.py), as flag values. */
@@ -48,6 +49,10 @@ export const trainCommand: Command = {
       'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
       'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },
       seed: { type: 'int', description: 'seed (authors 3)', default: 3, min: 0 },
+      'proxy-every': { type: 'int', description: 'every N outer steps, train a short proxy victim on the current protection (eval-mode BN) and log its clean test accuracy to proxy.jsonl (0 = off)', default: 0, min: 0 },
+      'proxy-train-size': { type: 'int', description: 'training images of the proxy victim (a fixed seeded subset)', default: 5000, min: 10 },
+      'proxy-epochs': { type: 'int', description: 'proxy victim epochs', default: 3, min: 1 },
+      'proxy-model': { type: 'string', description: 'proxy victim architecture', default: 'small-cnn', choices: Object.keys(CLASSIFIERS) },
       ...DEVICE_FLAG,
     },
   },
@@ -88,6 +93,10 @@ export const trainCommand: Command = {
       device: flags.device as string,
       genMilestones: flags['gen-milestones'] === undefined ? [] : parseMilestones('gen-milestones', flags['gen-milestones'] as string[]),
       clsMilestones: flags['cls-milestones'] === undefined ? [] : parseMilestones('cls-milestones', flags['cls-milestones'] as string[]),
+      proxyEvery: flags['proxy-every'] as number,
+      proxyTrainSize: flags['proxy-train-size'] as number,
+      proxyEpochs: flags['proxy-epochs'] as number,
+      proxyModel: flags['proxy-model'] as string,
     };
     for (const [k, ms] of [['gen-milestones', opts.genMilestones], ['cls-milestones', opts.clsMilestones]] as const) {
       const late = ms.find((m) => m >= opts.epochs);
@@ -95,8 +104,9 @@ export const trainCommand: Command = {
     }
     // On resume only explicitly given flags are compared with the run's options.
     const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
+    const proxyTest = opts.proxyEvery > 0 ? loadSplit(flags, 'test') : undefined;
     const dataSpec = { dataset: flags.dataset, 'data-dir': flags['data-dir'] ?? null, 'train-size': flags['train-size'] };
-    const r = trainGenerator(train, effective, dir, resume, out.sink, dataSpec);
+    const r = trainGenerator(train, effective, dir, resume, out.sink, dataSpec, proxyTest);
     out.result(
       { run: r.runDir, steps: r.steps, total_steps: r.totalSteps, finished: r.finished, ...(r.last ?? {}) },
       `${r.finished ? 'finished' : 'stopped'} at step ${r.steps}/${r.totalSteps}; generator: ${r.runDir}/generator.safetensors` +

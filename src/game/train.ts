@@ -209,7 +209,14 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
         throw new Error(`cannot resume with a different ${k} (run has ${JSON.stringify(had)}, got ${JSON.stringify(opts[k])})`);
       }
     }
-    o = { ...TRAIN_DEFAULTS, ...prev, epochs: opts.epochs ?? prev.epochs, maxSteps: opts.maxSteps ?? 0, checkpointEvery: opts.checkpointEvery ?? prev.checkpointEvery, device: o.device };
+    o = {
+      ...TRAIN_DEFAULTS, ...prev, epochs: opts.epochs ?? prev.epochs, maxSteps: opts.maxSteps ?? 0, checkpointEvery: opts.checkpointEvery ?? prev.checkpointEvery, device: o.device,
+      // Diagnostics may change on resume.
+      proxyEvery: opts.proxyEvery ?? prev.proxyEvery ?? TRAIN_DEFAULTS.proxyEvery,
+      proxyTrainSize: opts.proxyTrainSize ?? prev.proxyTrainSize ?? TRAIN_DEFAULTS.proxyTrainSize,
+      proxyEpochs: opts.proxyEpochs ?? prev.proxyEpochs ?? TRAIN_DEFAULTS.proxyEpochs,
+      proxyModel: opts.proxyModel ?? prev.proxyModel ?? TRAIN_DEFAULTS.proxyModel,
+    };
   }
 
   for (const [k, ms] of [['genMilestones', o.genMilestones], ['clsMilestones', o.clsMilestones]] as const) {
