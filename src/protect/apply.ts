@@ -62,7 +62,8 @@ export function tileRanges(padded: number, tile: number, overlap: number, multip
   return { starts, size: tile, cuts };
 }
 
-function indexMap(n: number, before: number, total: number, reflect: boolean): Int32Array {
+/** Source index for each of `total` padded positions: `before` on the left, reflected (or edge-clamped). */
+export function indexMap(n: number, before: number, total: number, reflect: boolean): Int32Array {
   const m = new Int32Array(total);
   for (let i = 0; i < total; i++) {
     let j = i - before;

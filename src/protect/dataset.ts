@@ -5,25 +5,12 @@
 import type { ImageDataset } from '../data/dataset.js';
 import { silent, type EventSink } from '../util/events.js';
 import type { ProtectBackend } from './backend.js';
-import { UNET_GRID } from './apply.js';
+import { UNET_GRID, indexMap } from './apply.js';
 
 export interface DatasetProtection {
   dataset: ImageDataset;
   linf255: number;
   meanAbs255: number;
-}
-
-function indexMap(n: number, before: number, total: number, reflect: boolean): Int32Array {
-  const m = new Int32Array(total);
-  for (let i = 0; i < total; i++) {
-    let j = i - before;
-    if (reflect) {
-      if (j < 0) j = -j;
-      if (j >= n) j = 2 * (n - 1) - j;
-    }
-    m[i] = Math.min(n - 1, Math.max(0, j));
-  }
-  return m;
 }
 
 export async function protectDataset(ds: ImageDataset, backend: ProtectBackend, o: { batchSize?: number } = {}, onEvent: EventSink = silent): Promise<DatasetProtection> {
