@@ -2,14 +2,12 @@
 // generator (`gue train`'s generator.safetensors + generator.json, or its run folder) exported to ONNX in
 // memory with exportOnnx. Without --generator, the generator shipped in assets/generators/.
 // Only the libtorch case loads the native addon, so serving an .onnx works on a protection-only install.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { readGueOnnxMeta } from '../export/onnx-meta.js';
 import type { ServedModel } from './server.js';
+import { SHIPPED_GENERATORS_DIR, shippedGenerators } from '../protect/open.js';
 
-/** assets/generators/ of this package (dist/src/serve → package root). */
-export const SHIPPED_GENERATORS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'assets', 'generators');
 
 /** Reads an exported generator. */
 export function onnxModel(path: string): ServedModel {
@@ -47,15 +45,12 @@ export async function libtorchModel(path: string): Promise<ServedModel> {
   }
 }
 
-/** The generator in assets/generators/: the first .onnx by name, else the first libtorch generator. */
+/** The generator in assets/generators/ (the same listing `gue protect` uses): the first .onnx, else libtorch. */
 function shippedGenerator(): string {
-  const dir = SHIPPED_GENERATORS;
-  const names = existsSync(dir) ? readdirSync(dir).sort() : [];
-  const onnx = names.find((n) => n.endsWith('.onnx'));
-  if (onnx) return join(dir, onnx);
-  const json = names.find((n) => n.endsWith('.json') && names.includes(n.replace(/\.json$/, '.safetensors')));
-  if (json) return join(dir, json);
-  throw new Error(`no --generator given and no generator is shipped in ${dir}; pass --generator <file.onnx | generator | run folder>`);
+  const all = shippedGenerators();
+  const pick = all.find((g) => g.onnx) ?? all.find((g) => g.torch);
+  if (pick) return pick.onnx ?? `${pick.torch!}.json`;
+  throw new Error(`no --generator given and no generator is shipped in ${SHIPPED_GENERATORS_DIR}; pass --generator <file.onnx | generator | run folder>`);
 }
 
 /** Resolves --generator (or the shipped default) to the bytes the page will load. */
