@@ -69,7 +69,7 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   'gen-weight-decay': { type: 'number', description: 'generator SGD weight decay', default: 0, min: 0 },
   payoff: { type: 'string', description: 'attacker payoff', default: 'surrogate', choices: PAYOFFS },
   'clip-norm': { type: 'number', description: '‖∇θ J_a‖ clip for payoff ce-clip', default: 10, min: 0 },
-  path: { type: 'string', description: "solver path: 'exact' (authors' algorithm) or 'fast' (one generator forward per step, same gradients)", default: 'exact', choices: ['exact', 'fast'] },
+  path: { type: 'string', description: "solver path: 'fast' (one generator forward per step, same gradients as the authors') or 'exact' (the authors' step, op for op)", default: 'fast', choices: ['fast', 'exact'] },
   'lower-loss': { type: 'string', description: "victim loss L_c in the game: 'ce' (GUE) or an AT loss (GUE-AT; authors 'trades')", default: 'ce', choices: LOWER_LOSSES },
   'at-eps': { type: 'number', description: 'GUE-AT radius ε_a in 1/255 units (authors 4)', default: 4, min: 0.01, max: 255 },
   'at-steps': { type: 'int', description: 'GUE-AT PGD steps (step ε_a/4)', default: 10, min: 1 },

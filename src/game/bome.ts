@@ -12,7 +12,8 @@
 // the generator inside the inner loop (discarded), exactly as the authors' code does.
 // path 'fast' computes P_w(x) once per outer step: detached for the inner loop, with its graph for q.
 // The gradients are identical (train-mode BN on the same batch gives the same output); only the
-// generator's BN running statistics are updated once instead of T + 2 times.
+// generator's BN running statistics are updated once instead of T + 2 times. 'fast' is the default (measured
+// on Fashion-MNIST: same protection as 'exact'; README "Solver path"); 'exact' stays available.
 //
 // GUE-AT (lowerLoss 'pgd-at' or 'trades'): the victim's loss J_c = g becomes an adversarial-training loss of
 // the poisoned batch, everywhere g appears (the T inner steps and both terms of q):
@@ -77,7 +78,7 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   genWeightDecay: 0,
   payoff: 'surrogate',
   clipNorm: 10,
-  path: 'exact',
+  path: 'fast',
   lowerLoss: 'ce',
   atEps: 4 / 255,
   atSteps: 10,
