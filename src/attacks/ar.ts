@@ -13,6 +13,7 @@ import { Generator, Tensor, keep, noGrad, randn, scope, tensor } from '../engine
 import { OptionError, type OptionSpec, type OptionValues } from '../util/options.js';
 import { scaleToBudget } from './lsp.js';
 import type { Attack, AttackContext, PreparedAttack } from './types.js';
+import { storedPerturbation } from './poison.js';
 
 const AR_OPTIONS: Record<string, OptionSpec> = {
   crop: { type: 'int', description: 'leading rows/columns of the AR signal dropped (paper 4)', default: 4, min: 0 },
@@ -101,7 +102,7 @@ function prepareAr(ctx: AttackContext, o: OptionValues): PreparedAttack {
     ),
   );
   return {
-    perturb: (_x, index) => table.indexSelect(0, index.to({ device: ctx.device })),
+    perturb: storedPerturbation(table),
     meta: { coefficients: coeffs.map((cls) => cls.map((b) => Array.from(b, (v) => Number(v.toPrecision(6))))) },
     dispose: () => table.dispose(),
   };

@@ -11,6 +11,7 @@
 import { Generator, Tensor, keep, noGrad, rand, randint, randn, scope, tensor, zeros } from '../engine/index.js';
 import { OptionError, type OptionSpec, type OptionValues } from '../util/options.js';
 import type { Attack, AttackContext, PreparedAttack } from './types.js';
+import { storedPerturbation } from './poison.js';
 
 const LSP_OPTIONS: Record<string, OptionSpec> = {
   patchSize: { type: 'int', description: 'side of the uniform patches in pixels (paper 8)', default: 8, min: 1 },
@@ -71,7 +72,7 @@ function prepareLsp(ctx: AttackContext, o: OptionValues): PreparedAttack {
     ),
   );
   return {
-    perturb: (_x, index) => table.indexSelect(0, index.to({ device: ctx.device })),
+    perturb: storedPerturbation(table),
     meta: { features: f, grid: [gh, gw] },
     dispose: () => table.dispose(),
   };

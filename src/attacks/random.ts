@@ -2,6 +2,7 @@
 // L∞, or Gaussian scaled to norm ε per image under L2. It should barely hurt a victim.
 import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad } from '../engine/index.js';
 import type { Attack } from './types.js';
+import { storedPerturbation } from './poison.js';
 
 export const randomNoise: Attack = {
   name: 'random',
@@ -32,7 +33,7 @@ export const randomNoise: Attack = {
       ),
     );
     return {
-      perturb: (_x, index) => table.indexSelect(0, index),
+      perturb: storedPerturbation(table),
       meta: { kind: ctx.norm === 'l2' ? 'gaussian' : options.kind },
       dispose: () => table.dispose(),
     };

@@ -33,6 +33,7 @@ import { SGD } from '../optim/index.js';
 import { pgdLinf } from './pgd.js';
 import { applyAugmentation, isIdentityAugmentation, sampleAugmentation } from './eot.js';
 import type { Attack } from './types.js';
+import { storedPerturbation } from './poison.js';
 
 interface RemSettings {
   eps: number;
@@ -188,7 +189,7 @@ export const rem: Attack = {
     }
     const noise = table!;
     return {
-      perturb: (_x, index) => noise.indexSelect(0, index),
+      perturb: storedPerturbation(noise),
       meta: { trainSteps: steps, stoppedEarly, lastLoss, advEps },
       dispose: () => noise.dispose(),
     };
