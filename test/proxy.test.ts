@@ -18,7 +18,7 @@ test('ProxyVictim: eval-mode protection within ε, generator mode restored, dete
   const gen = new UNet({ channels: 1, width: 4, generator: new Generator(0) });
   gen.train();
   const before = memory().tensors;
-  const proxy = new ProxyVictim(train, testSet, { trainSize: 300, testSize: 200, epochs: 3, model: 'tiny-cnn', batchSize: 32, lr: 0.05, cropPadding: 0, flip: false });
+  const proxy = new ProxyVictim(train, testSet, { trainSize: 300, testSize: 200, epochs: 6, model: 'tiny-cnn', batchSize: 32, lr: 0.05, cropPadding: 0, flip: false });
   assert.equal(proxy.train.labels.length, 300);
   assert.equal(proxy.test.labels.length, 200);
   const eps = 16 / 255;

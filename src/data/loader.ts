@@ -1,7 +1,7 @@
 // Seeded shuffling and batching over an ImageDataset. The dataset lives in libtorch as one uint8 tensor;
 // each batch is gathered with indexSelect and converted to float in [0, 1].
 import { Generator, Tensor, keep, noGrad, randperm, tensor, arange } from '../engine/index.js';
-import type { ImageDataset } from './dataset.js';
+import { subsetByIndices, type ImageDataset } from './dataset.js';
 
 export interface Batch {
   /** float32 [B, C, H, W] in [0, 1] */
@@ -73,4 +73,20 @@ export function* indexBatches(n: number, o: LoaderOptions): IterableIterator<Ten
 /** Number of batches per epoch. */
 export function numBatches(n: number, o: LoaderOptions): number {
   return o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
+}
+
+/**
+ * min(k, N) images drawn without replacement by a Fisher–Yates shuffle driven by a seeded libtorch
+ * generator (the same subset on every machine), kept in dataset order.
+ */
+export function seededSubset(ds: ImageDataset, k: number, seed: number, source: string): ImageDataset {
+  const n = ds.labels.length;
+  if (k >= n) return ds;
+  const g = new Generator(seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = g.randint(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return subsetByIndices(ds, order.slice(0, k).sort((a, b) => a - b), source);
 }

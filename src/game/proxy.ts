@@ -6,8 +6,7 @@
 // perturbation is becoming a shortcut a fresh network learns instead of the real features.
 // The same victim trained on the clean subset and on random ±ε noise gives the two reference lines.
 import type { Module } from '../nn/module.js';
-import { subsetByIndices, type ImageDataset } from '../data/index.js';
-import { Generator } from '../engine/index.js';
+import { seededSubset, type ImageDataset } from '../data/index.js';
 import { generatorPerturbation, poisonDataset, runAttack } from '../attacks/index.js';
 import { trainVictim } from '../victim/index.js';
 
@@ -53,20 +52,6 @@ export interface ProxyResult {
   seconds: number;
 }
 
-function seededSubset(ds: ImageDataset, size: number, seed: number): ImageDataset {
-  const n = ds.labels.length;
-  const k = Math.min(size, n);
-  if (k === n) return ds;
-  // Fisher–Yates prefix with our seeded generator: the same subset every time for the same seed.
-  const g = new Generator(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < k; i++) {
-    const j = i + g.randint(n - i);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return subsetByIndices(ds, order.slice(0, k), `${ds.source}[proxy subset ${k}]`);
-}
-
 /** A fixed proxy task: the subsets are drawn once, so every evaluation over training is comparable. */
 export class ProxyVictim {
   readonly o: ProxyOptions;
@@ -76,8 +61,8 @@ export class ProxyVictim {
   constructor(train: ImageDataset, test: ImageDataset, opts: Partial<ProxyOptions> = {}) {
     this.o = { ...PROXY_DEFAULTS, ...opts };
     if (!(Number.isInteger(this.o.epochs) && this.o.epochs >= 1)) throw new Error(`proxy epochs must be a positive integer, got ${this.o.epochs}`);
-    this.train = seededSubset(train, this.o.trainSize, this.o.seed);
-    this.test = seededSubset(test, this.o.testSize, this.o.seed + 1);
+    this.train = seededSubset(train, this.o.trainSize, this.o.seed, `${train.source}[proxy subset]`);
+    this.test = seededSubset(test, this.o.testSize, this.o.seed + 1, `${test.source}[proxy subset]`);
   }
 
   private victim(ds: ImageDataset, linf255: number, t0: number): ProxyResult {

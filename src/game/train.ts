@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, Tensor, manualSeed, scope } from '../engine/index.js';
-import { TensorDataset, indexBatches, numBatches, subsetByIndices, type ImageDataset } from '../data/index.js';
+import { TensorDataset, indexBatches, numBatches, seededSubset, type ImageDataset } from '../data/index.js';
 import { UNet, buildClassifier } from '../nn/models/index.js';
 import type { Module } from '../nn/module.js';
 import { loadCheckpointSync, saveCheckpointSync, writeFileAtomicSync, writeJsonAtomicSync } from '../io/index.js';
@@ -126,19 +126,7 @@ export function generatorSubset(ds: ImageDataset, fraction: number, seed: number
   if (fraction === 1) return ds;
   const n = ds.labels.length;
   const k = Math.max(1, Math.round(n * fraction));
-  const order = randpermArray(n, seed).slice(0, k).sort((a, b) => a - b);
-  return subsetByIndices(ds, order, `${ds.source}[${(fraction * 100).toFixed(0)} % seeded subset]`);
-}
-
-function randpermArray(n: number, seed: number): number[] {
-  // Fisher–Yates driven by a seeded libtorch generator, so the subset is the same on every machine.
-  const g = new Generator(seed);
-  const out = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = g.randint(i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  return seededSubset(ds, k, seed, `${ds.source}[${(fraction * 100).toFixed(0)} % seeded subset]`);
 }
 
 /** Size, shape and a checksum of the images and labels. */
