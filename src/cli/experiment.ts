@@ -11,11 +11,12 @@ export const experimentCommand: Command = {
   spec: {
     name: 'experiment',
     summary: 'run a grid of protect → victim cells from a JSON/YAML file or a preset (cpu/table1, paper/fig3, ...); resumable',
-    usage: 'gue experiment <file|preset> [--out dir] [--only <cell-glob>] [--dry-run] [--device cpu] [--json] | gue experiment --list-presets',
+    usage: 'gue experiment <file|preset> [--out dir] [--cache dir] [--only <cell-glob>] [--dry-run] [--device cpu] [--json] | gue experiment --list-presets',
     positionals: { name: 'an experiment file or preset name', min: 0, max: 1 },
     flags: {
       out: { type: 'string', description: 'output folder (default runs/experiments/<name>)' },
       only: { type: 'string', description: 'run only the cells whose id matches this glob (* and ?)' },
+      cache: { type: 'string', description: 'folder of the protect stages (default <out>/protect); experiments given the same --cache share their protected data and GUE generators' },
       'dry-run': { type: 'boolean', description: 'list the cells, what is done and what is cached; run nothing' },
       'list-presets': { type: 'boolean', description: 'list the shipped presets' },
       'train-size': { type: 'int', description: "override the file's dataset.trainSize (first N training images; 0 = all)", min: 0 },
@@ -47,6 +48,7 @@ export const experimentCommand: Command = {
     const opts = {
       out: flags.out as string | undefined,
       only: flags.only as string | undefined,
+      cache: flags.cache as string | undefined,
       device: given.has('device') ? (flags.device as string) : spec.device ?? 'cpu',
       onEvent: out.sink,
     };
@@ -59,7 +61,7 @@ export const experimentCommand: Command = {
     }
     if (flags['dry-run'] === true) {
       const cells = plan.cells.map((p) => ({
-        cell: p.cell.id, selected: p.selected, status: p.status, error: p.error, method: p.cell.protect.method, protectDir: p.cell.protectHash ? `protect/${p.cell.protectHash}` : null,
+        cell: p.cell.id, selected: p.selected, status: p.status, error: p.error, method: p.cell.protect.method, protectDir: p.cell.protectHash ? `${opts.cache ?? 'protect'}/${p.cell.protectHash}` : null,
         protectCached: p.protectCached, model: p.cell.victim.model, epochs: p.cell.victim.epochs, seed: p.cell.seed, problems: p.cell.problems,
       }));
       const lines = [`${spec.name}: ${spec.title} (${spec.figure}; ${spec.dataset.name}${spec.dataset.trainSize ? `, first ${spec.dataset.trainSize} training images` : ''}) → ${plan.out}`];

@@ -69,7 +69,8 @@ export interface ResultsFile {
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | null, protect: ProtectInfo | null, victim: VictimSummary | null): ResultRow {
+/** protectRoot: where the protect folders live, relative to the experiment folder ('protect' unless --cache moved them). */
+export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | null, protect: ProtectInfo | null, victim: VictimSummary | null, protectRoot = 'protect'): ResultRow {
   const p = cell.protect;
   const gue = p.method === 'gue';
   const vs = cell.victimSpec;
@@ -98,8 +99,8 @@ export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | n
     bestAcc: victim?.bestAcc ?? null,
     robustAcc: victim?.robustAcc ?? null,
     curve: victim?.curve ?? null,
-    protectDir: cell.protectHash ? `protect/${cell.protectHash}` : null,
-    generatorRun: gue && cell.protectHash ? `protect/${cell.protectHash}/run` : null,
+    protectDir: cell.protectHash ? `${protectRoot}/${cell.protectHash}` : null,
+    generatorRun: gue && cell.protectHash ? `${protectRoot}/${cell.protectHash}/run` : null,
     linf255: p.method === 'clean' ? 0 : protect?.linf255 ?? null,
     seconds: victim ? Math.round((victim.seconds + (protect?.seconds ?? 0)) * 10) / 10 : null,
   };

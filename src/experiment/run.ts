@@ -8,7 +8,7 @@
 //   <out>/protect/<hash>/run/         GUE only: the generator run folder (trainGenerator; resumable)
 //   <out>/cells/<id>/cell.json        the cell's resolved config;  result.json when done;  error.json when failed
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { type ImageDataset, isStoredDataset, loadDataset, saveDataset, numBatches } from '../data/index.js';
 import { trainGenerator, loadGenerator } from '../game/index.js';
 import { poisonDataset, generatorPerturbation, runAttack } from '../attacks/index.js';
@@ -29,6 +29,11 @@ export interface RunExperimentOptions {
   only?: string;
   device?: string;
   onEvent?: EventSink;
+  /**
+   * Folder of the protect stages (default <out>/protect). Experiments given the same cache share their protected
+   * data: a GUE generator with the same config and dataset is trained once for all of them.
+   */
+  cache?: string;
   /** In-memory data instead of loading spec.dataset (tests, library users). */
   data?: { train: ImageDataset; test: ImageDataset };
 }
@@ -86,8 +91,14 @@ function cellState(out: string, c: ResolvedCell): { status: 'done' | 'pending' |
   return { status: 'pending', error: null, result: null };
 }
 
-function protectDone(out: string, hash: string): ProtectInfo | null {
-  const dir = join(out, 'protect', hash);
+/** The protect stages' folder, and the same folder relative to the experiment folder (as results.json records it). */
+function protectRoot(out: string, cache: string | undefined): { root: string; rel: string } {
+  const root = cache ?? join(out, 'protect');
+  return { root, rel: relative(out, root).split(sep).join('/') || '.' };
+}
+
+function protectDone(root: string, hash: string): ProtectInfo | null {
+  const dir = join(root, hash);
   const info = readJson<ProtectInfo>(join(dir, 'protect.json'));
   return info && isStoredDataset(join(dir, 'data')) ? info : null;
 }
@@ -103,7 +114,7 @@ export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {
     const st = cellState(out, cell);
     return {
       cell, selected: o.only === undefined || matchGlob(o.only, cell.id), status: st.status, error: st.error,
-      protectCached: cell.protectHash === null || protectDone(out, cell.protectHash) !== null,
+      protectCached: cell.protectHash === null || protectDone(protectRoot(out, o.cache).root, cell.protectHash) !== null,
     };
   });
   const problems = plans.filter((p) => p.selected).flatMap((p) => p.cell.problems);
@@ -111,12 +122,12 @@ export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {
 }
 
 /** Makes (or loads from the cache) the protected training set of a cell. */
-function protectStage(out: string, c: ResolvedCell, train: ImageDataset, device: string, sink: EventSink, made: Set<string>, reused: Set<string>): { ds: ImageDataset; info: ProtectInfo | null } {
+function protectStage(root: string, rel: string, c: ResolvedCell, train: ImageDataset, device: string, sink: EventSink, made: Set<string>, reused: Set<string>): { ds: ImageDataset; info: ProtectInfo | null } {
   const p = c.protect;
   if (p.method === 'clean' || c.protectHash === null) return { ds: train, info: null };
   const hash = c.protectHash;
-  const dir = join(out, 'protect', hash);
-  const cached = protectDone(out, hash);
+  const dir = join(root, hash);
+  const cached = protectDone(root, hash);
   if (cached) {
     reused.add(hash);
     sink({ type: 'log', level: 'info', message: `  protect ${p.method} [${hash}]: cached` });
@@ -164,7 +175,7 @@ function protectStage(out: string, c: ResolvedCell, train: ImageDataset, device:
   }
   const info: ProtectInfo = {
     hash, method: p.method, linf255: report.linf255, meanAbs255: report.meanAbs255, changed: report.changed, genSteps,
-    seconds: (Date.now() - t0) / 1000, generatorRun: p.method === 'gue' ? `protect/${hash}/run` : null, meta,
+    seconds: (Date.now() - t0) / 1000, generatorRun: p.method === 'gue' ? `${rel}/${hash}/run` : null, meta,
   };
   saveDataset(join(dir, 'data'), dataset, { attack: p.method, eps255: p.eps255, protect: p, ...info, versions: versions() }, true);
   writeJsonAtomicSync(join(dir, 'protect.json'), { ...info, protect: p, versions: versions() });
@@ -189,6 +200,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const plan = planExperiment(spec, o);
   if (plan.problems.length > 0) throw new ExperimentError(`${spec.name}: cannot run:\n  ${plan.problems.join('\n  ')}`);
   const out = plan.out;
+  const { root, rel } = protectRoot(out, o.cache);
   mkdirSync(join(out, 'cells'), { recursive: true });
   const { train, test } = o.data ?? loadExperimentData(spec.dataset);
   const prev = readJson<ResultsFile>(join(out, 'results.json'));
@@ -198,8 +210,8 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const rows: ResultRow[] = plan.cells.map((p) => {
     const st = cellState(out, p.cell);
     if (st.result) return st.result.row;
-    const info = p.cell.protectHash ? protectDone(out, p.cell.protectHash) : null;
-    return rowFor(p.cell, st.status, st.error, info, null);
+    const info = p.cell.protectHash ? protectDone(root, p.cell.protectHash) : null;
+    return rowFor(p.cell, st.status, st.error, info, null, rel);
   });
   const write = () => writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows));
   write();
@@ -233,11 +245,11 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
         reused.add(last.hash);
       } else {
         // scope(): frees whatever the stages leave behind (e.g. index tensors of their batch loops).
-        ({ ds, info } = scope(() => protectStage(out, c, train, device, sink, made, reused)));
+        ({ ds, info } = scope(() => protectStage(root, rel, c, train, device, sink, made, reused)));
         last = info && c.protectHash ? { hash: c.protectHash, ds, info } : last;
       }
       const v = scope(() => victimStage(c, ds, test, device, sink));
-      const row = rowFor(c, 'done', null, info, v);
+      const row = rowFor(c, 'done', null, info, v, rel);
       writeJsonAtomicSync(join(dir, 'result.json'), { configHash: configHash(c), row, versions: versions() });
       rows[c.index] = row;
       ran.push(c.id);
@@ -245,7 +257,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       writeJsonAtomicSync(join(dir, 'error.json'), { configHash: configHash(c), error: msg, at: new Date().toISOString() });
-      rows[c.index] = rowFor(c, 'failed', msg, c.protectHash ? protectDone(out, c.protectHash) : null, null);
+      rows[c.index] = rowFor(c, 'failed', msg, c.protectHash ? protectDone(root, c.protectHash) : null, null, rel);
       failed.push(c.id);
       sink({ type: 'log', level: 'warn', message: `${tag} failed: ${msg}` });
     }
