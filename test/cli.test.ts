@@ -30,6 +30,10 @@ test('usage errors: unknown command, unknown flag, bad values, missing required 
     [['poison', '--out', 'x'], /--generator is required/],
     [['train', '--out', 'x', '--dataset', 'cifar10'], /needs --data-dir/],
     [['demo', 'extra'], /unexpected argument 'extra'/],
+    [['demo', '--gen-steps', '5'], /--gen-steps applies only with --train/],
+    [['demo', '--eps', '16', '--out', 'x'], /--eps, --out apply only with --train/],
+    [['demo', '--train', '--generator', 'x'], /--generator and --train exclude each other/],
+    [['demo', '--generator', '/nonexistent/gen'], /cannot open the generator \/nonexistent\/gen/],
   ];
   for (const [args, re] of cases) {
     const r = gue(args);
@@ -109,11 +113,25 @@ test('train → poison → evaluate on a Fashion-MNIST subset, and demo --json',
     assert.ok(ev.test_acc >= 0 && ev.test_acc <= 100);
     assert.ok(existsSync(join(dir, 'eval', 'results.json')));
 
-    r = gue(['demo', '--train-size', '256', '--gen-steps', '2', '--victim-epochs', '1', '--json']);
+    r = gue(['demo', '--train', '--train-size', '256', '--gen-steps', '2', '--victim-epochs', '1', '--json']);
     assert.equal(r.code, 0, r.err);
     const d = JSON.parse(r.out.trim().split('\n').pop()!);
     assert.equal(typeof d.clean_acc, 'number');
     assert.equal(typeof d.poisoned_acc, 'number');
+    assert.equal(d.gen_steps, 2);
+    assert.equal(d.generator, null);
+
+    // Default: the shipped generator, with its own ε and step count; the same for the run folder trained above.
+    r = gue(['demo', '--train-size', '256', '--victim-epochs', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.match(s.generator, /assets\/generators\/fmnist-28x28-w16$/);
+    assert.equal(s.eps255, 8);
+    assert.equal(s.linf255, 8);
+    assert.equal(s.gen_steps, 706);
+    r = gue(['demo', '--generator', join(dir, 'run'), '--train-size', '256', '--victim-epochs', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).generator, join(dir, 'run'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,10 +1,12 @@
 // `gue demo`: the README's main job on the embedded default (Fashion-MNIST from Debian's dataset-fashion-mnist):
-// train a GUE generator on a subset, protect that training set, train one victim on clean and one on protected
-// data, and print the two clean test accuracies side by side.
-import { mkdtempSync, rmSync } from 'node:fs';
+// protect a training subset with the shipped generator (assets/generators/; `--train` trains a fresh one,
+// `--generator` takes any other), train one victim on clean and one on protected data, and print the two clean
+// test accuracies side by side.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from './main.js';
+import { UsageError } from './args.js';
 import { DEVICE_FLAG } from './common.js';
 import { FASHION_MNIST_DIR, loadIdxDataset } from '../data/index.js';
 import { trainGenerator, loadGenerator, generatorSubset } from '../game/index.js';
@@ -13,44 +15,89 @@ import { trainVictim, scaledMilestones } from '../victim/index.js';
 import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
+import { shippedGenerators } from '../protect/open.js';
+import type { UNet } from '../nn/models/unet.js';
+
+/** A `gue train` run folder → its generator; <base>.json / <base>.safetensors → <base>. */
+function generatorBase(p: string): string {
+  if (existsSync(p) && statSync(p).isDirectory()) return join(p, 'generator');
+  return p.replace(/\.(json|safetensors)$/, '');
+}
 
 export const demoCommand: Command = {
   spec: {
     name: 'demo',
-    summary: 'train a GUE generator on Fashion-MNIST, protect the data, and compare victims (clean vs protected)',
-    usage: 'gue demo [--train-size N] [--gen-steps N] [--victim-epochs N] [--out DIR] [--json]',
+    summary: 'protect Fashion-MNIST with the shipped GUE generator (or --train a fresh one) and compare victims (clean vs protected)',
+    usage: 'gue demo [--train-size N] [--victim-epochs N] [--generator PATH | --train [--gen-steps N] [--eps E] [--out DIR]] [--json]',
     flags: {
       'train-size': { type: 'int', description: 'training images (seeded subset of the 60k)', default: 10000, min: 256 },
-      'gen-steps': { type: 'int', description: 'outer steps of the game', default: 100, min: 1 },
-      surrogate: { type: 'string', description: 'surrogate classifier of the game', default: 'half-cnn', choices: Object.keys(CLASSIFIERS) },
+      generator: { type: 'string', description: 'generator to protect with: a `gue train` run folder or a <base> of .safetensors + .json (default: the shipped one)' },
+      train: { type: 'boolean', description: 'train a fresh generator on the subset first instead of using a trained one' },
+      'gen-steps': { type: 'int', description: 'with --train: outer steps of the game', default: 100, min: 1 },
+      surrogate: { type: 'string', description: 'with --train: surrogate classifier of the game', default: 'half-cnn', choices: Object.keys(CLASSIFIERS) },
       'victim-epochs': { type: 'int', description: 'epochs of each victim', default: 4, min: 1 },
-      eps: { type: 'number', description: 'L∞ budget in 1/255 units', default: 8, min: 0.5, max: 255 },
+      eps: { type: 'number', description: "with --train: L∞ budget in 1/255 units (a trained generator uses its own)", default: 8, min: 0.5, max: 255 },
       seed: { type: 'int', description: 'seed', default: 3, min: 0 },
-      out: { type: 'string', description: 'keep the generator run folder here (default: a temporary folder, removed)' },
+      out: { type: 'string', description: 'with --train: keep the generator run folder here (default: a temporary folder, removed)' },
       'data-dir': { type: 'string', description: 'folder with the Fashion-MNIST IDX files', default: FASHION_MNIST_DIR },
       ...DEVICE_FLAG,
     },
   },
-  run({ flags, out }) {
+  run({ flags, given, out }) {
     const t0 = Date.now();
+    const fresh = flags.train === true;
+    if (fresh && given.has('generator')) throw new UsageError('--generator and --train exclude each other: --train trains a fresh generator');
+    if (!fresh) {
+      const onlyTrain = ['gen-steps', 'surrogate', 'eps', 'out'].filter((f) => given.has(f));
+      if (onlyTrain.length > 0) throw new UsageError(`${onlyTrain.map((f) => `--${f}`).join(', ')} ${onlyTrain.length > 1 ? 'apply' : 'applies'} only with --train (a trained generator keeps its own settings)`);
+    }
+    let genPath = flags.generator as string | undefined;
+    if (!fresh && genPath === undefined) {
+      const shipped = shippedGenerators().find((g) => g.torch !== undefined);
+      if (!shipped) throw new UsageError('no shipped generator found in assets/generators/; pass --generator PATH or --train');
+      genPath = shipped.torch!;
+    }
     const dir = flags['data-dir'] as string;
     const full = loadIdxDataset('train', dir);
     const test = loadIdxDataset('test', dir);
     const n = flags['train-size'] as number;
     const seed = flags.seed as number;
     const train = n < full.labels.length ? generatorSubset(full, n / full.labels.length, seed) : full;
-    const eps = (flags.eps as number) / 255;
     const device = flags.device as string;
     const steps = flags['gen-steps'] as number;
     const batchSize = 256;
-    const epochs = Math.ceil(steps / numBatches(train.labels.length, { batchSize }));
-    const runDir = (flags.out as string | undefined) ?? join(mkdtempSync(join(tmpdir(), 'gue-demo-')), 'run');
-    out.sink({ type: 'log', level: 'info', message: `1/4 training a GUE generator: ${steps} outer steps on ${train.labels.length} Fashion-MNIST images (U-Net width 16, ${flags.surrogate as string} surrogate, fast path)` });
+    const runDir = fresh ? ((flags.out as string | undefined) ?? join(mkdtempSync(join(tmpdir(), 'gue-demo-')), 'run')) : null;
     try {
-      trainGenerator(train, {
-        eps, epochs, maxSteps: steps, batchSize, surrogate: flags.surrogate as string, genWidth: 16, seed, device, path: 'fast', checkpointEvery: 1e9,
-      }, runDir, false, out.sink);
-      const { gen } = loadGenerator(join(runDir, 'generator'), device);
+      let gen: UNet;
+      let eps: number;
+      let genSteps: number | null;
+      let genLabel: string;
+      if (runDir !== null) {
+        eps = (flags.eps as number) / 255;
+        const epochs = Math.ceil(steps / numBatches(train.labels.length, { batchSize }));
+        out.sink({ type: 'log', level: 'info', message: `1/4 training a GUE generator: ${steps} outer steps on ${train.labels.length} Fashion-MNIST images (U-Net width 16, ${flags.surrogate as string} surrogate, fast path)` });
+        trainGenerator(train, {
+          eps, epochs, maxSteps: steps, batchSize, surrogate: flags.surrogate as string, genWidth: 16, seed, device, path: 'fast', checkpointEvery: 1e9,
+        }, runDir, false, out.sink);
+        ({ gen } = loadGenerator(join(runDir, 'generator'), device));
+        genSteps = steps;
+        genLabel = `a fresh generator (${steps} steps)`;
+      } else {
+        let meta;
+        try {
+          ({ gen, meta } = loadGenerator(generatorBase(genPath!), device));
+        } catch (e) {
+          throw new UsageError(`cannot open the generator ${genPath}: ${(e as Error).message}`);
+        }
+        if (meta.channels !== train.shape[0]) {
+          gen.dispose();
+          throw new UsageError(`the generator ${genPath} takes ${meta.channels}-channel images; Fashion-MNIST has ${train.shape[0]}`);
+        }
+        eps = meta.eps;
+        genSteps = typeof meta.steps === 'number' ? meta.steps : null;
+        genLabel = `${given.has('generator') ? 'generator' : 'the shipped generator'} ${genPath}${genSteps !== null ? ` (${genSteps} steps)` : ''}`;
+        out.sink({ type: 'log', level: 'info', message: `1/4 using ${genLabel}` });
+      }
       out.sink({ type: 'log', level: 'info', message: '2/4 protecting the training set' });
       let protectedSet;
       let report;
@@ -70,7 +117,7 @@ export const demoCommand: Command = {
       const pad = (s: string, k: number) => s.padEnd(k);
       const human = [
         '',
-        `GUE demo — Fashion-MNIST, ${train.labels.length} training images, ε = ${flags.eps as number}/255, generator ${steps} steps`,
+        `GUE demo — Fashion-MNIST, ${train.labels.length} training images, ε = ${+(eps * 255).toFixed(2)}/255, ${genLabel}`,
         `protected data: L∞ ${report.linf255}/255 after quantization, mean |δ| ${report.meanAbs255.toFixed(2)}/255`,
         '',
         `${pad('victim trained on', 20)}${pad('final acc', 12)}worst epoch`,
@@ -78,16 +125,16 @@ export const demoCommand: Command = {
         `${pad('protected data', 20)}${pad(pois.finalTestAcc.toFixed(2) + ' %', 12)}${pois.worstTestAcc.toFixed(2)} %`,
         '',
         `(clean Fashion-MNIST test set; small CNN victim, ${ve} epochs; ${secs.toFixed(0)} s on ${info.threads} threads)`,
-        steps < 2000 ? 'A short game barely protects; the paper’s budget is ~9,800 outer steps. Use --gen-steps or `gue train` for longer runs.' : '',
+        genSteps !== null && genSteps < 2000 ? 'A short game barely protects; the paper’s budget is ~9,800 outer steps (see docs/study.md). Use `gue train` for longer runs.' : '',
       ].join('\n');
       out.result({
         clean_acc: clean.finalTestAcc, poisoned_acc: pois.finalTestAcc, clean_worst: clean.worstTestAcc, poisoned_worst: pois.worstTestAcc,
         clean_curve: clean.epochs.map((e) => e.testAcc), poisoned_curve: pois.epochs.map((e) => e.testAcc),
-        linf255: report.linf255, train_size: train.labels.length, gen_steps: steps, victim_epochs: ve, seconds: secs,
+        linf255: report.linf255, eps255: +(eps * 255).toFixed(4), train_size: train.labels.length, generator: runDir !== null ? null : genPath, gen_steps: genSteps, victim_epochs: ve, seconds: secs,
       }, human);
       return 0;
     } finally {
-      if (flags.out === undefined) rmSync(join(runDir, '..'), { recursive: true, force: true });
+      if (runDir !== null && flags.out === undefined) rmSync(join(runDir, '..'), { recursive: true, force: true });
     }
   },
 };

@@ -8,6 +8,7 @@
 // <name>.json + <name>.safetensors (libtorch) and/or <name>.onnx; the lexically first name is taken,
 // libtorch preferred when its native addon loads.
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProtectBackend } from './backend.js';
 
@@ -67,8 +68,8 @@ export function shippedGenerators(dir = SHIPPED_GENERATORS_DIR): { name: string;
     const m = /^(.+)\.(json|onnx)$/.exec(f);
     if (!m) continue;
     const e = byName.get(m[1]!) ?? { name: m[1]! };
-    if (m[2] === 'json' && existsSync(`${dir}/${m[1]}.safetensors`)) e.torch = `${dir}/${m[1]}`;
-    if (m[2] === 'onnx') e.onnx = `${dir}/${f}`;
+    if (m[2] === 'json' && existsSync(`${dir}/${m[1]}.safetensors`)) e.torch = join(dir, m[1]!);
+    if (m[2] === 'onnx') e.onnx = join(dir, f);
     if (e.torch || e.onnx) byName.set(e.name, e);
   }
   return [...byName.values()];
