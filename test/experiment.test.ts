@@ -114,6 +114,13 @@ test('grid expansion: cartesian product in axis order, defaults merged, ids from
   // Cells with the same protect config share its hash; other fractions do not.
   assert.equal(cells[0]!.protectHash, cells[3]!.protectHash);
   assert.notEqual(cells[0]!.protectHash, cells[4]!.protectHash);
+  // An option newer than the shipped presets' results leaves the hash alone at its default.
+  const withReset = (resetEvery?: number) => expandCells(parseExperiment({
+    ...base(), defaults: { protect: { method: 'gue', eps255: 8, epochs: 2, ...(resetEvery === undefined ? {} : { resetEvery }) } }, grid: { 'protect.fraction': [1] },
+  }, 'x.yaml'))[0]!;
+  assert.equal(withReset(0).protectHash, withReset().protectHash);
+  assert.notEqual(withReset(5).protectHash, withReset().protectHash);
+  assert.equal(withReset(5).protect.train!.resetEvery, 5);
   assert.ok(matchGlob('fraction-0.2__*', cells[2]!.id));
   assert.ok(!matchGlob('fraction-1__*', cells[2]!.id));
   assert.equal(stableJson({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}');
@@ -179,6 +186,29 @@ test('protect stage is made once and shared; finished cells are skipped on a rer
     rmSync(out, { recursive: true, force: true });
   }
   assert.equal(memory().tensors, before, 'no tensor leaks');
+});
+
+test('experiments given the same --cache share their protect stages', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-exp-'));
+  const data = tinyData();
+  try {
+    const cache = join(dir, 'cache');
+    const a = parseExperiment({ ...base(), name: 'a', grid: { 'protect.method': ['random'] } }, 'a.yaml');
+    const b = parseExperiment({ ...base(), name: 'b', grid: { 'protect.method': ['random'], 'victim.model': ['mlp'] } }, 'b.yaml');
+    const sa = runExperiment(a, { out: join(dir, 'a'), cache, data });
+    assert.equal(sa.protectMade.length, 1);
+    assert.ok(existsSync(join(cache, sa.protectMade[0]!, 'protect.json')));
+    assert.ok(!existsSync(join(dir, 'a', 'protect')), 'nothing under <out>/protect');
+    const sb = runExperiment(b, { out: join(dir, 'b'), cache, data });
+    assert.deepEqual(sb.protectMade, []);
+    assert.deepEqual(sb.protectReused, sa.protectMade);
+    const row = sb.results.rows[0]!;
+    assert.equal(row.protectDir, `../cache/${sa.protectMade[0]}`);
+    assert.ok(existsSync(join(dir, 'b', row.protectDir!, 'data', 'dataset.json')), 'protectDir resolves from the experiment folder');
+    assert.ok(planExperiment(b, { out: join(dir, 'b'), cache }).cells.every((p) => p.protectCached));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a GUE cell resumes a killed generator run from its checkpoint, then protects the whole set', () => {

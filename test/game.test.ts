@@ -195,6 +195,38 @@ test('training is resumable: 2 + 2 steps with a restart equal 4 steps straight',
   }
 });
 
+test('surrogate warm restarts (resetEvery): re-initialise θ on schedule, change the result, and resume identically', () => {
+  const n = 96;
+  const g = new Generator(6);
+  const images = new Uint8Array(rand([n * 64], { generator: g }).mul(255).floor().to('uint8').toTypedArray() as Uint8Array);
+  const labels = Uint8Array.from(randint(0, 10, [n], { generator: g }).toArray());
+  const ds: ImageDataset = { images, labels, shape: [1, 8, 8], numClasses: 10, source: 'synthetic' };
+  const base = mkdtempSync(join(tmpdir(), 'gue-reset-'));
+  try {
+    const opts = { surrogate: 'small-cnn', genWidth: 2, batchSize: 32, epochs: 2, seed: 9, checkpointEvery: 1e9, path: 'fast' as const };
+    const logs: string[] = [];
+    const sink = (e: { type: string; message?: string }) => { if (e.type === 'log' && e.message) logs.push(e.message); };
+    trainGenerator(ds, { ...opts, resetEvery: 2 }, join(base, 'reset'), false, sink as never);
+    assert.deepEqual(logs.filter((m) => /re-initialised/.test(m)).map((m) => m.split(':')[0]), ['step 2', 'step 4']);
+    trainGenerator(ds, opts, join(base, 'plain'));
+    // Killed right at a restart point (the checkpoint holds θ before the restart), then resumed.
+    trainGenerator(ds, { ...opts, resetEvery: 2, maxSteps: 2 }, join(base, 'resumed'));
+    assert.throws(() => trainGenerator(ds, { ...opts, resetEvery: 3 }, join(base, 'resumed'), true), /different resetEvery/);
+    trainGenerator(ds, { epochs: 2 }, join(base, 'resumed'), true);
+    const ck = (d: string) => loadCheckpointSync(join(base, d, 'checkpoint')).tensors;
+    const [r, p, q] = [ck('reset'), ck('plain'), ck('resumed')];
+    let differs = 0;
+    for (const [k, t] of r) {
+      assert.ok(t.sub(q.get(k)!).abs().max().item() === 0, `${k} differs after resume across a restart`);
+      if (k.startsWith('gen.') && t.sub(p.get(k)!).abs().max().item() > 0) differs++;
+    }
+    assert.ok(differs > 0, 'restarting θ changes the generator it trains');
+    assert.throws(() => trainGenerator(ds, { ...opts, resetEvery: -1 }, join(base, 'bad')), /resetEvery must be an integer/);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('solver steps free what they do not return', () => {
   manualSeed(1);
   const g = new Generator(2);

@@ -15,7 +15,7 @@ const FLAG_OF: Record<string, string> = {
   eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
   genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
-  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones',
+  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones', resetEvery: 'reset-every',
   proxyEvery: 'proxy-every', proxyTrainSize: 'proxy-train-size', proxyEpochs: 'proxy-epochs', proxyModel: 'proxy-model',
 };
 
@@ -49,6 +49,7 @@ export const trainCommand: Command = {
       'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
       'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },
       seed: { type: 'int', description: 'seed (authors 3)', default: 3, min: 0 },
+      'reset-every': { type: 'int', description: 'surrogate warm restarts: re-initialise the classifier θ every N outer steps (ours, not the authors’; 0 = never)', default: 0, min: 0 },
       'proxy-every': { type: 'int', description: 'every N outer steps, train a short proxy victim on the current protection (eval-mode BN) and log its clean test accuracy to proxy.jsonl (0 = off)', default: 0, min: 0 },
       'proxy-train-size': { type: 'int', description: 'training images of the proxy victim (a fixed seeded subset)', default: 5000, min: 10 },
       'proxy-epochs': { type: 'int', description: 'proxy victim epochs', default: 3, min: 1 },
@@ -93,6 +94,7 @@ export const trainCommand: Command = {
       device: flags.device as string,
       genMilestones: flags['gen-milestones'] === undefined ? [] : parseMilestones('gen-milestones', flags['gen-milestones'] as string[]),
       clsMilestones: flags['cls-milestones'] === undefined ? [] : parseMilestones('cls-milestones', flags['cls-milestones'] as string[]),
+      resetEvery: flags['reset-every'] as number,
       proxyEvery: flags['proxy-every'] as number,
       proxyTrainSize: flags['proxy-train-size'] as number,
       proxyEpochs: flags['proxy-epochs'] as number,

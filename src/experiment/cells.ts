@@ -11,6 +11,8 @@ import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
 import { ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
+/** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
+const LATE_TRAIN_OPTIONS = ['resetEvery'];
 const PROTECT_COMMON = ['method', 'eps255', 'norm', 'seed', 'quantization', 'poisonBatchSize'];
 /** GUE-only keys the runner interprets (not trainGenerator options as such). */
 const GUE_RUNNER_KEYS = ['steps'];
@@ -133,6 +135,9 @@ function resolveProtect(p: JsonObject, seed: number, where: string, problems: st
     }
     const full = { ...(TRAIN_DEFAULTS as unknown as Record<string, Json>), ...train };
     delete full.eps; delete full.maxSteps; delete full.device; delete full.checkpointEvery; delete full.memoryFormat;
+    // Options added after the first presets were run count only when set, so the caches and finished cells of
+    // earlier runs keep their hashes.
+    for (const k of LATE_TRAIN_OPTIONS) if (JSON.stringify(full[k]) === JSON.stringify((TRAIN_DEFAULTS as unknown as Record<string, Json>)[k])) delete full[k];
     full.seed = cfg.seed;
     const steps = p.steps ?? 0;
     if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) problems.push(`${where}.steps must be an integer ≥ 0 (0: all epochs); got ${JSON.stringify(steps)}`);

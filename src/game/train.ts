@@ -41,6 +41,13 @@ export interface TrainOptions extends GameOptions {
   /** Epochs after which the classifier's lr is multiplied by lrGamma (none by default). */
   clsMilestones: number[];
   lrGamma: number;
+  /**
+   * Surrogate warm restarts (an option of ours, not the authors'; 0 = never, their default): every this many outer
+   * steps the classifier θ is re-initialised (fresh seeded weights and BN statistics), so the generator faces
+   * classifiers at every stage of training from scratch, as the victims it must fool are, instead of one θ that
+   * co-adapts with it over the whole run.
+   */
+  resetEvery: number;
   /** Proxy-victim diagnostic (src/game/proxy.ts): every this many outer steps (0 = off). Needs the test set. */
   proxyEvery: number;
   proxyTrainSize: number;
@@ -63,6 +70,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   genMilestones: [],
   clsMilestones: [],
   lrGamma: 0.1,
+  resetEvery: 0,
   proxyEvery: 0,
   proxyTrainSize: PROXY_DEFAULTS.trainSize,
   proxyEpochs: PROXY_DEFAULTS.epochs,
@@ -86,7 +94,7 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
 const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
   'batchSize', 'seed', 'surrogate', 'genWidth', 'fraction',
-  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma',
+  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery',
 ];
 
 export interface GeneratorMeta {
@@ -211,6 +219,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     if (!Array.isArray(ms) || ms.some((m) => !Number.isInteger(m) || m < 1)) throw new Error(`${k} must be positive integer epochs; got ${JSON.stringify(ms)}`);
   }
   if (!(o.lrGamma >= 0)) throw new Error(`lrGamma must be >= 0; got ${o.lrGamma}`);
+  if (!Number.isInteger(o.resetEvery) || o.resetEvery < 0) throw new Error(`resetEvery must be an integer ≥ 0; got ${o.resetEvery}`);
   const data = generatorSubset(train, o.fraction, o.seed);
   const fingerprint = dataFingerprint(data);
   if (ck !== null && ck.meta.dataFingerprint !== fingerprint) {
@@ -270,6 +279,19 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     dataset: train.source, steps: step, options: o, versions: versions(),
   });
 
+  // Warm restart of θ before outer step s+1 when s is a multiple of resetEvery. The fresh weights depend on the seed
+  // and s only, and a checkpoint at step s holds θ before that restart, so a resumed run restarts it identically.
+  const resetClassifier = () => {
+    const fresh = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: new Generator(o.seed * 7919 + step) });
+    try {
+      fresh.to({ device: o.device, memoryFormat: o.memoryFormat });
+      clf.copyFrom(fresh);
+    } finally {
+      fresh.dispose();
+    }
+    onEvent({ type: 'log', level: 'info', message: `step ${step}: surrogate classifier re-initialised (--reset-every ${o.resetEvery})` });
+  };
+
   let last: StepMetrics | null = null;
   let lastSave = Date.now();
   let ranThisCall = 0;
@@ -303,6 +325,7 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
       for (const idx of indexBatches(tdata.size, { batchSize: o.batchSize, shuffle: true, generator: shuffle })) {
         if (b++ < within) continue;
         if (o.maxSteps > 0 && ranThisCall >= o.maxSteps) break;
+        if (o.resetEvery > 0 && step > 0 && step % o.resetEvery === 0) resetClassifier();
         const t0 = Date.now();
         const m = scope(() => {
           const batch = tdata.batch(idx);

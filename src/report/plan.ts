@@ -471,6 +471,8 @@ const TRAIN_FLAGS: [string, string, (v: unknown) => string][] = [
   ['lrInner', 'lr-inner', String], ['genMomentum', 'gen-momentum', String], ['genWeightDecay', 'gen-weight-decay', String],
   ['payoff', 'payoff', String], ['clipNorm', 'clip-norm', String], ['path', 'path', String], ['device', 'device', String],
 ];
+// Shown only when set (runs older than the option have none).
+const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every']];
 
 export function shellArg(v: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
@@ -487,6 +489,10 @@ export function trainCommandLine(run: TrainInput): string {
   for (const [key, flag, f] of TRAIN_FLAGS) {
     const v = run.options[key];
     if (v !== undefined && v !== null) parts.push(`--${flag}`, shellArg(f(v)));
+  }
+  for (const [key, flag] of TRAIN_FLAGS_IF_SET) {
+    const v = run.options[key];
+    if (typeof v === 'number' && v > 0) parts.push(`--${flag}`, String(v));
   }
   return parts.join(' ');
 }
