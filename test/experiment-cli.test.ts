@@ -47,7 +47,8 @@ test('a tiny experiment end to end through the CLI: results.json in the exact fo
     const last = JSON.parse(r.out.trim().split('\n').pop()!);
     assert.deepEqual(last.ran, ['method-clean', 'method-random', 'method-gue']);
     const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
-    assert.deepEqual(Object.keys(res), ['experiment', 'title', 'figure', 'dataset', 'trainSize', 'createdAt', 'versions', 'rows']);
+    assert.deepEqual(Object.keys(res), ['experiment', 'title', 'figure', 'dataset', 'trainSize', 'createdAt', 'command', 'versions', 'rows']);
+    assert.equal(res.command, `gue experiment ${file} --out ${out}`, 'the command line that ran it, without --json');
     assert.equal(res.experiment, 'tiny');
     assert.equal(res.figure, 'table1');
     assert.equal(res.dataset, 'fashion-mnist');

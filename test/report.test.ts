@@ -266,7 +266,7 @@ async function reportInProcess(args: string[]): Promise<{ obj: Record<string, un
   const { flags, positionals, given } = parseFlags(reportCommand.spec, args);
   let got: { obj: Record<string, unknown>; human: string } | null = null;
   const out = { sink: () => undefined, result: (obj: Record<string, unknown>, human: string) => { got = { obj, human }; }, close: () => undefined };
-  const code = await reportCommand.run({ flags, positionals, given, out });
+  const code = await reportCommand.run({ flags, positionals, given, argv: args, out });
   assert.equal(code, 0);
   assert.ok(got);
   return got;

@@ -7,6 +7,8 @@ import {
   ExperimentError, formatTable, listPresets, loadExperimentFile, planExperiment, resolveExperimentPath, runExperiment, type ExperimentSpec,
 } from '../experiment/index.js';
 
+const quote = (v: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+
 export const experimentCommand: Command = {
   spec: {
     name: 'experiment',
@@ -25,7 +27,7 @@ export const experimentCommand: Command = {
       ...DEVICE_FLAG,
     },
   },
-  run({ flags, positionals, given, out }) {
+  run({ flags, positionals, given, argv, out }) {
     if (flags['list-presets'] === true) {
       const presets = listPresets();
       out.result({ presets: presets.map((p) => ({ name: p.name, path: p.path, summary: p.summary })) }, presets.map((p) => `${p.name.padEnd(18)}${p.summary}`).join('\n') || 'no presets found');
@@ -49,6 +51,7 @@ export const experimentCommand: Command = {
       out: flags.out as string | undefined,
       only: flags.only as string | undefined,
       cache: flags.cache as string | undefined,
+      command: ['gue', 'experiment', ...argv.filter((a) => a !== '--json')].map(quote).join(' '),
       device: given.has('device') ? (flags.device as string) : spec.device ?? 'cpu',
       onEvent: out.sink,
     };

@@ -8,6 +8,8 @@ export interface CommandContext {
   positionals: string[];
   /** Flags given explicitly on the command line (not from defaults). */
   given: Set<string>;
+  /** The command's own arguments as given (after the command name). */
+  argv: string[];
   out: Renderer;
 }
 
@@ -43,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     out = makeRenderer(flags.json === true);
-    return await cmd.run({ flags, positionals, given, out });
+    return await cmd.run({ flags, positionals, given, argv: rest, out });
   } catch (e) {
     out?.close();
     const err = e as Error;

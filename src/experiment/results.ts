@@ -63,6 +63,8 @@ export interface ResultsFile {
   dataset: string;
   trainSize: number;
   createdAt: string;
+  /** The command line that ran it (the CLI records it; `gue report` shows it). */
+  command?: string;
   versions: Record<string, string | number | boolean>;
   rows: ResultRow[];
 }
@@ -106,8 +108,8 @@ export function rowFor(cell: ResolvedCell, status: CellStatus, error: string | n
   };
 }
 
-export function resultsFile(spec: ExperimentSpec, trainSize: number, createdAt: string, versions: Record<string, string | number | boolean>, rows: ResultRow[]): ResultsFile {
-  return { experiment: spec.name, title: spec.title, figure: spec.figure, dataset: spec.dataset.name, trainSize, createdAt, versions, rows };
+export function resultsFile(spec: ExperimentSpec, trainSize: number, createdAt: string, versions: Record<string, string | number | boolean>, rows: ResultRow[], command?: string): ResultsFile {
+  return { experiment: spec.name, title: spec.title, figure: spec.figure, dataset: spec.dataset.name, trainSize, createdAt, ...(command ? { command } : {}), versions, rows };
 }
 
 /** A plain-text table of the rows (for the CLI). */

@@ -34,6 +34,8 @@ export interface RunExperimentOptions {
    * data: a GUE generator with the same config and dataset is trained once for all of them.
    */
   cache?: string;
+  /** The command line, recorded in results.json. */
+  command?: string;
   /** In-memory data instead of loading spec.dataset (tests, library users). */
   data?: { train: ImageDataset; test: ImageDataset };
 }
@@ -213,7 +215,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const info = p.cell.protectHash ? protectDone(root, p.cell.protectHash) : null;
     return rowFor(p.cell, st.status, st.error, info, null, rel);
   });
-  const write = () => writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows));
+  const write = () => writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command));
   write();
 
   const ran: string[] = [];
@@ -263,6 +265,6 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     }
     write();
   });
-  return { out, results: resultsFile(spec, train.labels.length, createdAt, versions(), rows), ran, skipped, failed, protectMade: [...made], protectReused: [...reused] };
+  return { out, results: resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command), ran, skipped, failed, protectMade: [...made], protectReused: [...reused] };
 }
 
