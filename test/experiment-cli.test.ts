@@ -144,6 +144,7 @@ function pendingFeature(problem: string): boolean {
 test('every shipped preset parses, expands, and has no problem beyond features this build lacks', () => {
   const presets = listPresets();
   const names = presets.map((p) => p.name);
+  assert.ok(names.includes('study/eps') && names.includes('study/solver'), 'the issue-8 study presets are shipped');
   for (const group of ['cpu', 'paper']) {
     for (const t of ['table1', 'table2', 'table3', 'table4', 'fig2', 'fig3', 'fig4', 'fig5']) assert.ok(names.includes(`${group}/${t}`), `${group}/${t} is shipped`);
   }
@@ -154,7 +155,8 @@ test('every shipped preset parses, expands, and has no problem beyond features t
     assert.ok(cells.length > 0);
     const figure = p.name.split('/')[1];
     assert.equal(spec.figure, figure, `${p.name}: figure`);
-    if (p.name.startsWith('cpu/')) {
+    if (p.name.startsWith('study/')) assert.ok(cells.some((c) => c.protect.method === 'random') && cells.some((c) => c.protect.method === 'clean'), `${p.name}: clean and random-noise controls`);
+    if (p.name.startsWith('cpu/') || p.name.startsWith('study/')) {
       assert.equal(spec.dataset.name, 'fashion-mnist');
       assert.match(readFileSync(p.path, 'utf8'), /Estimated time on 2 idle cores: about \d+ min/, `${p.name} states its run-time estimate`);
     } else {

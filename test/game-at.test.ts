@@ -41,6 +41,14 @@ for (const lowerLoss of ['pgd-at', 'trades'] as const) {
     const exact = new GameSolver(genA, clfA, scrA, { ...AT, lowerLoss, path: 'exact', atSeed: 5 });
     const fast = new GameSolver(genB, clfB, scrB, { ...AT, lowerLoss, path: 'fast', atSeed: 5 });
     for (let s = 0; s < 2; s++) {
+      // Each step starts both paths from the same state (both optimizers are plain SGD: no state to copy).
+      // Without this, float-rounding drift from the previous step can flip the sign of a near-zero input
+      // gradient in the AT craft's sign steps, which moves ρ by a whole step on that pixel: a property of
+      // the discontinuous craft (seen on some CPUs at step 1), not a difference between the paths.
+      if (s > 0) {
+        genB.copyFrom(genA);
+        clfB.copyFrom(clfA);
+      }
       const me = exact.step(x, y);
       const mf = fast.step(x, y);
       for (const k of ['lambda', 'gradQNorm', 'gradQwNorm', 'dot', 'g', 'gInner'] as const) close(mf[k], me[k], 1e-4, `${k} at step ${s}`);
