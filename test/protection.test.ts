@@ -22,7 +22,7 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
   const eps = 32 / 255;
   const dir = mkdtempSync(join(tmpdir(), 'gue-protect-'));
   try {
-    trainGenerator(train, { eps, surrogate: 'tiny-cnn', genWidth: 4, batchSize: 128, epochs: 100, maxSteps: 300, seed: 1, path: 'fast', lrInner: 1e-3, checkpointEvery: 1e9 }, dir);
+    trainGenerator(train, { eps, surrogate: 'tiny-cnn', genWidth: 4, batchSize: 128, epochs: 100, maxSteps: 450, seed: 1, path: 'fast', lrInner: 1e-3, checkpointEvery: 1e9 }, dir);
     const { gen } = loadGenerator(join(dir, 'generator'));
     const { dataset: protectedSet, report } = poisonDataset(train, generatorPerturbation(gen, eps), { eps, quantization: 'round', batchSize: 512, device: 'cpu' });
     gen.dispose();
@@ -30,17 +30,23 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
     const noiseGen = new Generator(77);
     const { dataset: noisy } = poisonDataset(train, (x) => rand(x.shape, { generator: noiseGen }).lt(0.5).to('float32').mul(2 * eps).sub(eps), { eps, quantization: 'round', batchSize: 512, device: 'cpu' });
 
-    const vo = { model: 'tiny-cnn', epochs: 6, milestones: [], batchSize: 64, lr: 0.01, cropPadding: 0, flip: false, seed: 1 };
-    const clean = trainVictim(train, test, vo).epochs.map((e) => e.testAcc);
-    const prot = trainVictim(protectedSet, test, vo).epochs.map((e) => e.testAcc);
-    const ctrl = trainVictim(noisy, test, vo).epochs.map((e) => e.testAcc);
+    // Per-epoch accuracy averaged over two victim seeds (one victim's curve is noisy).
+    const curve = (ds: ImageDataset) => {
+      const runs = [1, 2].map((seed) => trainVictim(ds, test, { model: 'tiny-cnn', epochs: 6, milestones: [], batchSize: 64, lr: 0.01, cropPadding: 0, flip: false, seed }).epochs.map((e) => e.testAcc));
+      return runs[0]!.map((_, i) => mean(runs.map((r) => r[i]!)));
+    };
+    const clean = curve(train);
+    const prot = curve(protectedSet);
+    const ctrl = curve(noisy);
     const msg = `clean ${clean.map((v) => v.toFixed(1))} | protected ${prot.map((v) => v.toFixed(1))} | random noise ${ctrl.map((v) => v.toFixed(1))}`;
     t.diagnostic(msg);
     assert.ok(clean[clean.length - 1]! > 90, `the clean task is learnable: ${msg}`);
-    // Measured on this setup: mean gap ≈ 16.6 points, final gap ≈ 8.1 points.
+    // Measured (450 steps, AMD EPYC, 2026-11-30): mean gap 11.2 points, final gap 6.1; with 300 steps the final gap
+    // was 2 points on that CPU (and 8 on the machine this test was written on): the generator's strength varies
+    // with the CPU's float rounding, hence the longer run and the two victim seeds.
     assert.ok(mean(prot) <= mean(clean) - 6, `protected training is clearly worse over the run: ${msg}`);
     assert.ok(prot[prot.length - 1]! <= clean[clean.length - 1]! - 3, `protected training is worse at the end: ${msg}`);
-    // Measured: random noise costs ≈ 3 points on average, GUE ≈ 16.
+    // Measured: random noise costs ≈ 2 points on average, GUE ≈ 11.
     assert.ok(mean(clean) - mean(ctrl) <= (mean(clean) - mean(prot)) / 2, `random ±ε noise hurts at most half as much as GUE: ${msg}`);
     assert.ok(mean(prot) <= mean(ctrl) - 5, `GUE beats the random-noise control: ${msg}`);
   } finally {
