@@ -251,6 +251,39 @@ test('a GUE cell resumes a killed generator run from its checkpoint, then protec
   }
 });
 
+test('a finished generator kept without its checkpoint or protected data is used as it is (a shared or committed cache)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'gue-exp-'));
+  try {
+    const data = tinyData();
+    const spec = parseExperiment({
+      ...base(),
+      defaults: {
+        protect: { method: 'gue', epochs: 1, batchSize: 32, surrogate: 'tiny-cnn', genWidth: 4, innerSteps: 2, path: 'fast', steps: 2 },
+        victim: { model: 'tiny-cnn', epochs: 1, batchSize: 32 },
+      },
+      grid: { 'protect.payoff': ['ce'] },
+    }, 'x.yaml');
+    const [cell] = expandCells(spec);
+    const s1 = runExperiment(spec, { out, data });
+    assert.deepEqual(s1.ran, ['payoff-ce']);
+    const dir = join(out, 'protect', cell!.protectHash!);
+    const genBytes = readFileSync(join(dir, 'run', 'generator.safetensors'));
+    // Keep only what a committed cache keeps: the generator (and its metrics); drop the checkpoint, the data and the markers.
+    for (const f of ['run/checkpoint.json', 'run/checkpoint.safetensors', 'protect.json', 'data']) rmSync(join(dir, f), { recursive: true, force: true });
+    rmSync(join(out, 'cells'), { recursive: true, force: true });
+    const events: GueEvent[] = [];
+    const s2 = runExperiment(spec, { out, data, onEvent: (e) => events.push(e) });
+    assert.deepEqual(s2.ran, ['payoff-ce']);
+    assert.ok(events.some((e) => e.type === 'log' && /using the finished generator/.test(e.message)));
+    assert.ok(!events.some((e) => e.type === 'log' && /training a generator|resuming/.test(e.message)), 'no training');
+    assert.ok(genBytes.equals(readFileSync(join(dir, 'run', 'generator.safetensors'))), 'the generator is untouched');
+    assert.equal(s2.results.rows[0]!.genSteps, 2);
+    assert.deepEqual(s2.results.rows[0]!.linf255, s1.results.rows[0]!.linf255);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('JSON and YAML files: YAML anchors under x- keys, merge keys, labels in ids', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gue-exp-'));
   try {

@@ -147,19 +147,23 @@ function protectStage(root: string, rel: string, c: ResolvedCell, train: ImageDa
   if (p.method === 'gue') {
     const runDir = join(dir, 'run');
     const ck = join(runDir, 'checkpoint.json');
-    const resume = existsSync(ck);
-    // A run killed before its first checkpoint has nothing to resume: start it again.
-    if (!resume && existsSync(runDir) && readdirSync(runDir).length > 0) rmSync(runDir, { recursive: true, force: true });
-    const done = resume ? (readJson<{ meta: { step: number } }>(ck)?.meta.step ?? 0) : 0;
     const opts = { ...(p.train as Record<string, unknown>), eps, device, checkpointEvery: (p.train!.checkpointEvery as number | undefined) ?? 300 };
     const gen = Math.max(1, Math.round(train.labels.length * (p.train!.fraction as number)));
     const total = numBatches(gen, { batchSize: p.train!.batchSize as number }) * (p.train!.epochs as number);
     const cap = p.steps && p.steps > 0 ? Math.min(p.steps, total) : total;
+    // A finished generator kept without its checkpoint (e.g. committed to share a cache between machines: the
+    // generator is 2 MB, the protected data and the checkpoint are not kept) is used as it is.
+    const finished = !existsSync(ck) && (readJson<{ meta?: { steps?: number } }>(join(runDir, 'generator.json'))?.meta?.steps ?? -1) >= cap;
+    const resume = existsSync(ck);
+    // A run killed before its first checkpoint has nothing to resume: start it again.
+    if (!resume && !finished && existsSync(runDir) && readdirSync(runDir).length > 0) rmSync(runDir, { recursive: true, force: true });
+    const done = finished ? cap : resume ? (readJson<{ meta: { step: number } }>(ck)?.meta.step ?? 0) : 0;
+    if (finished) sink({ type: 'log', level: 'info', message: `  protect gue [${hash}]: using the finished generator in ${runDir}` });
     if (done < cap) {
       sink({ type: 'log', level: 'info', message: `  protect gue [${hash}]: ${resume ? `resuming the generator at step ${done}` : 'training a generator'} (${cap} outer steps)` });
       trainGenerator(train, { ...opts, maxSteps: cap - done }, runDir, resume, sink);
     }
-    genSteps = readJson<{ meta: { step: number } }>(ck)?.meta.step ?? cap;
+    genSteps = readJson<{ meta: { step: number } }>(ck)?.meta.step ?? readJson<{ meta: { steps: number } }>(join(runDir, 'generator.json'))?.meta.steps ?? cap;
     const { gen: g, meta: gm } = loadGenerator(join(runDir, 'generator'), device);
     try {
       sink({ type: 'log', level: 'info', message: `  protect gue [${hash}]: protecting ${train.labels.length} images` });
