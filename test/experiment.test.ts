@@ -128,6 +128,18 @@ test('grid expansion: cartesian product in axis order, defaults merged, ids from
   assert.throws(() => expandCells(parseExperiment({ ...base(), grid: undefined, cells: [{ id: 'a' }, { id: 'a' }] }, 'x.yaml')), /both have the id 'a'/);
 });
 
+/** One GUE cell (payoff ce) on the tiny data: tiny surrogate and victim, 2 inner steps. */
+function tinyGueSpec(protect: Record<string, number>): ExperimentSpec {
+  return parseExperiment({
+    ...base(),
+    defaults: {
+      protect: { method: 'gue', batchSize: 32, surrogate: 'tiny-cnn', genWidth: 4, innerSteps: 2, path: 'fast', ...protect },
+      victim: { model: 'tiny-cnn', epochs: 1, batchSize: 32 },
+    },
+    grid: { 'protect.payoff': ['ce'] },
+  }, 'x.yaml');
+}
+
 function tinyData() {
   const tpl = syntheticTemplates(7, { classes: 4, size: 8 });
   const train = syntheticDataset(96, 1, tpl, { classes: 4, size: 8 });
@@ -215,14 +227,7 @@ test('a GUE cell resumes a killed generator run from its checkpoint, then protec
   const out = mkdtempSync(join(tmpdir(), 'gue-exp-'));
   try {
     const data = tinyData();
-    const spec = parseExperiment({
-      ...base(),
-      defaults: {
-        protect: { method: 'gue', epochs: 2, batchSize: 32, surrogate: 'tiny-cnn', genWidth: 4, innerSteps: 2, path: 'fast', fraction: 0.5, steps: 3 },
-        victim: { model: 'tiny-cnn', epochs: 1, batchSize: 32 },
-      },
-      grid: { 'protect.payoff': ['ce'] },
-    }, 'x.yaml');
+    const spec = tinyGueSpec({ epochs: 2, fraction: 0.5, steps: 3 });
     const [cell] = expandCells(spec);
     // A run "killed" after 2 of its 3 steps: same options, stopped early.
     const runDir = join(out, 'protect', cell!.protectHash!, 'run');
@@ -255,14 +260,7 @@ test('a finished generator kept without its checkpoint or protected data is used
   const out = mkdtempSync(join(tmpdir(), 'gue-exp-'));
   try {
     const data = tinyData();
-    const spec = parseExperiment({
-      ...base(),
-      defaults: {
-        protect: { method: 'gue', epochs: 1, batchSize: 32, surrogate: 'tiny-cnn', genWidth: 4, innerSteps: 2, path: 'fast', steps: 2 },
-        victim: { model: 'tiny-cnn', epochs: 1, batchSize: 32 },
-      },
-      grid: { 'protect.payoff': ['ce'] },
-    }, 'x.yaml');
+    const spec = tinyGueSpec({ epochs: 1, steps: 2 });
     const [cell] = expandCells(spec);
     const s1 = runExperiment(spec, { out, data });
     assert.deepEqual(s1.ran, ['payoff-ce']);

@@ -14,6 +14,7 @@ import { GameSolver, multiStepLr, poisonBatch, trainGenerator, type LowerLoss } 
 import { pgdPerturbation, tradesPerturbation, type AtLossOptions } from '../src/victim/index.js';
 import { loadCheckpointSync } from '../src/io/index.js';
 import type { ImageDataset } from '../src/data/index.js';
+import { randomImageDataset } from './helpers/synthetic.js';
 
 setNumThreads(1);
 
@@ -128,11 +129,7 @@ test('trainGenerator with GUE-AT: lr milestones, resumable to the same generator
   assert.equal(multiStepLr(0.1, [120, 140], 0.1, 119), 0.1);
   close(multiStepLr(0.1, [120, 140], 0.1, 120), 0.01, 1e-12, 'lr at 120');
   close(multiStepLr(0.1, [120, 140], 0.1, 149), 0.001, 1e-12, 'lr at 149');
-  const n = 64;
-  const g = new Generator(5);
-  const images = new Uint8Array(rand([n * 64], { generator: g }).mul(255).floor().to('uint8').toTypedArray() as Uint8Array);
-  const labels = Uint8Array.from(randint(0, 10, [n], { generator: g }).toArray());
-  const ds: ImageDataset = { images, labels, shape: [1, 8, 8], numClasses: 10, source: 'synthetic' };
+  const ds = randomImageDataset(64, 5);
   const base = mkdtempSync(join(tmpdir(), 'gue-at-'));
   try {
     const opts = {

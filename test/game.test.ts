@@ -13,6 +13,7 @@ import { GameSolver, dynamicBarrierLambda, poisonBatch, surrogatePayoff, trainGe
 import { poisonDataset, generatorPerturbation } from '../src/attacks/index.js';
 import { loadCheckpointSync } from '../src/io/index.js';
 import type { ImageDataset } from '../src/data/index.js';
+import { randomImageDataset } from './helpers/synthetic.js';
 
 const close = (a: number, b: number, tol: number, what: string) =>
   assert.ok(Math.abs(a - b) <= tol * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
@@ -168,11 +169,7 @@ test('the perturbation never exceeds ε, before and after uint8 quantization', (
 });
 
 test('training is resumable: 2 + 2 steps with a restart equal 4 steps straight', () => {
-  const n = 96;
-  const g = new Generator(5);
-  const images = new Uint8Array(rand([n * 64], { generator: g }).mul(255).floor().to('uint8').toTypedArray() as Uint8Array);
-  const labels = Uint8Array.from(randint(0, 10, [n], { generator: g }).toArray());
-  const ds: ImageDataset = { images, labels, shape: [1, 8, 8], numClasses: 10, source: 'synthetic' };
+  const ds = randomImageDataset(96, 5);
   const base = mkdtempSync(join(tmpdir(), 'gue-resume-'));
   try {
     const opts = { surrogate: 'small-cnn', genWidth: 2, batchSize: 32, epochs: 2, seed: 9, checkpointEvery: 1e9, path: 'fast' as const };
@@ -196,11 +193,7 @@ test('training is resumable: 2 + 2 steps with a restart equal 4 steps straight',
 });
 
 test('surrogate warm restarts (resetEvery): re-initialise θ on schedule, change the result, and resume identically', () => {
-  const n = 96;
-  const g = new Generator(6);
-  const images = new Uint8Array(rand([n * 64], { generator: g }).mul(255).floor().to('uint8').toTypedArray() as Uint8Array);
-  const labels = Uint8Array.from(randint(0, 10, [n], { generator: g }).toArray());
-  const ds: ImageDataset = { images, labels, shape: [1, 8, 8], numClasses: 10, source: 'synthetic' };
+  const ds = randomImageDataset(96, 6);
   const base = mkdtempSync(join(tmpdir(), 'gue-reset-'));
   try {
     const opts = { surrogate: 'small-cnn', genWidth: 2, batchSize: 32, epochs: 2, seed: 9, checkpointEvery: 1e9, path: 'fast' as const };

@@ -1,6 +1,6 @@
 // A small seeded synthetic image task for end-to-end tests: `classes` classes of size×size images, each a
 // faint class template (±amplitude) under Gaussian noise (σ) around 0.5. Learnable in seconds on a CPU.
-import { Generator, Tensor, noGrad, randn, randint, scope } from '../../src/engine/index.js';
+import { Generator, Tensor, noGrad, rand, randn, randint, scope } from '../../src/engine/index.js';
 import type { ImageDataset } from '../../src/data/index.js';
 
 export interface SyntheticOptions {
@@ -29,4 +29,12 @@ export function syntheticDataset(n: number, seed: number, templates: Tensor, o: 
       return { images: new Uint8Array(x.toTypedArray() as Uint8Array), labels: Uint8Array.from(y.toArray() as number[]), shape: [c, s, s] as [number, number, number], numClasses: k, source: 'synthetic' };
     }),
   );
+}
+
+/** n uniformly random 1×8×8 uint8 images with random labels in [0, 10), from a seeded generator (no structure to learn). */
+export function randomImageDataset(n: number, seed: number): ImageDataset {
+  const g = new Generator(seed);
+  const images = new Uint8Array(rand([n * 64], { generator: g }).mul(255).floor().to('uint8').toTypedArray() as Uint8Array);
+  const labels = Uint8Array.from(randint(0, 10, [n], { generator: g }).toArray() as number[]);
+  return { images, labels, shape: [1, 8, 8], numClasses: 10, source: 'synthetic' };
 }
