@@ -81,10 +81,11 @@ test('a tiny experiment end to end through the CLI: results.json in the exact fo
     assert.ok(existsSync(join(out, 'cells', 'method-gue', 'cell.json')));
 
     // A rerun runs nothing; the human output is one table.
-    const r2 = gue(['experiment', file, '--out', out]);
+    const r2 = gue(['experiment', file, '--out', out, '--only', 'method-*']);
     assert.equal(r2.code, 0, r2.err);
     assert.match(r2.out, /cell\s+method\s+model/);
     assert.match(r2.out, /0 ran, 3 already done, 0 failed/);
+    assert.equal(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).command, `gue experiment ${file} --out ${out}`, 'results.json records the whole experiment (no --only)');
     assert.doesNotMatch(r2.err, /epoch/);
     // The dry run sees the cache.
     const r3 = gue(['experiment', file, '--out', out, '--dry-run', '--only', 'method-r*']);

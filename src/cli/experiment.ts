@@ -9,6 +9,19 @@ import {
 
 const quote = (v: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
+/** The command line as results.json records it: the whole experiment, so without --only and --json. */
+function withoutRunFlags(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') continue;
+    if (a === '--only') { i++; continue; }
+    if (a.startsWith('--only=')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
 export const experimentCommand: Command = {
   spec: {
     name: 'experiment',
@@ -51,7 +64,7 @@ export const experimentCommand: Command = {
       out: flags.out as string | undefined,
       only: flags.only as string | undefined,
       cache: flags.cache as string | undefined,
-      command: ['gue', 'experiment', ...argv.filter((a) => a !== '--json')].map(quote).join(' '),
+      command: ['gue', 'experiment', ...withoutRunFlags(argv)].map(quote).join(' '),
       device: given.has('device') ? (flags.device as string) : spec.device ?? 'cpu',
       onEvent: out.sink,
     };
