@@ -85,11 +85,11 @@ export const experimentCommand: Command = {
       lines.push(`${'cell'.padEnd(w)}  ${'status'.padEnd(8)}  protect`);
       for (const c of cells) {
         if (!c.selected) continue;
-        const prot = c.protectDir === null ? 'none' : `${c.method} ${c.protectDir} ${c.protectCached ? '(cached)' : '(to make)'}`;
+        const prot = c.protectDir === null ? 'none' : `${c.method} ${c.protectDir} ${c.protectCached ? '(cached)' : c.status === 'done' ? '(not kept; the cell is done)' : '(to make)'}`;
         lines.push(`${c.cell.padEnd(w)}  ${c.status.padEnd(8)}  ${prot}`);
       }
       const sel = cells.filter((c) => c.selected);
-      const protects = new Set(sel.filter((c) => c.protectDir && !c.protectCached).map((c) => c.protectDir));
+      const protects = new Set(sel.filter((c) => c.status !== 'done' && c.protectDir && !c.protectCached).map((c) => c.protectDir));
       lines.push(`${sel.length} cells: ${sel.filter((c) => c.status === 'done').length} done, ${sel.filter((c) => c.status !== 'done').length} to run; ${protects.size} protected datasets to make`);
       if (plan.problems.length) lines.push('problems (the run would refuse to start):', ...plan.problems.map((p) => `  ${p}`));
       out.result({ experiment: spec.name, out: plan.out, cells, problems: plan.problems }, lines.join('\n'));
