@@ -2,7 +2,7 @@
 // protect a training subset with the shipped generator (assets/generators/; `--train` trains a fresh one,
 // `--generator` takes any other), train one victim on clean and one on protected data, and print the two clean
 // test accuracies side by side.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from './main.js';
@@ -16,13 +16,8 @@ import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { shippedGenerators } from '../protect/open.js';
+import { generatorBase } from '../protect/torch-backend.js';
 import type { UNet } from '../nn/models/unet.js';
-
-/** A `gue train` run folder → its generator; <base>.json / <base>.safetensors → <base>. */
-function generatorBase(p: string): string {
-  if (existsSync(p) && statSync(p).isDirectory()) return join(p, 'generator');
-  return p.replace(/\.(json|safetensors)$/, '');
-}
 
 export const demoCommand: Command = {
   spec: {

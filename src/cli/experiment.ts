@@ -3,11 +3,10 @@
 import type { Command } from './main.js';
 import { UsageError } from './args.js';
 import { DEVICE_FLAG } from './common.js';
+import { shellArg } from '../util/shell.js';
 import {
   ExperimentError, formatTable, listPresets, loadExperimentFile, planExperiment, resolveExperimentPath, runExperiment, type ExperimentSpec,
 } from '../experiment/index.js';
-
-const quote = (v: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
 /** The command line as results.json records it: the whole experiment, so without --only and --json. */
 function withoutRunFlags(argv: string[]): string[] {
@@ -64,7 +63,7 @@ export const experimentCommand: Command = {
       out: flags.out as string | undefined,
       only: flags.only as string | undefined,
       cache: flags.cache as string | undefined,
-      command: ['gue', 'experiment', ...withoutRunFlags(argv)].map(quote).join(' '),
+      command: ['gue', 'experiment', ...withoutRunFlags(argv)].map(shellArg).join(' '),
       device: given.has('device') ? (flags.device as string) : spec.device ?? 'cpu',
       onEvent: out.sink,
     };

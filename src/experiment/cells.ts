@@ -10,9 +10,9 @@ import { TRAIN_DEFAULTS } from '../game/train.js';
 import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
 import { ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
-/** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
 const LATE_TRAIN_OPTIONS = ['resetEvery'];
+/** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
 const PROTECT_COMMON = ['method', 'eps255', 'norm', 'seed', 'quantization', 'poisonBatchSize'];
 /** GUE-only keys the runner interprets (not trainGenerator options as such). */
 const GUE_RUNNER_KEYS = ['steps'];

@@ -109,6 +109,7 @@ function protectDone(root: string, hash: string): ProtectInfo | null {
 export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}): ExperimentPlan {
   const out = o.out ?? defaultOut(spec);
   const cells = expandCells(spec);
+  const { root } = protectRoot(out, o.cache);
   if (o.only !== undefined && !cells.some((c) => matchGlob(o.only!, c.id))) {
     throw new ExperimentError(`--only '${o.only}' matches no cell; cells: ${cells.map((c) => c.id).join(', ')}`);
   }
@@ -116,7 +117,7 @@ export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {
     const st = cellState(out, cell);
     return {
       cell, selected: o.only === undefined || matchGlob(o.only, cell.id), status: st.status, error: st.error,
-      protectCached: cell.protectHash === null || protectDone(protectRoot(out, o.cache).root, cell.protectHash) !== null,
+      protectCached: cell.protectHash === null || protectDone(root, cell.protectHash) !== null,
     };
   });
   const problems = plans.filter((p) => p.selected).flatMap((p) => p.cell.problems);
@@ -153,8 +154,9 @@ function protectStage(root: string, rel: string, c: ResolvedCell, train: ImageDa
     const cap = p.steps && p.steps > 0 ? Math.min(p.steps, total) : total;
     // A finished generator kept without its checkpoint (e.g. committed to share a cache between machines: the
     // generator is 2 MB, the protected data and the checkpoint are not kept) is used as it is.
-    const finished = !existsSync(ck) && (readJson<{ meta?: { steps?: number } }>(join(runDir, 'generator.json'))?.meta?.steps ?? -1) >= cap;
     const resume = existsSync(ck);
+    const keptSteps = resume ? null : readJson<{ meta?: { steps?: number } }>(join(runDir, 'generator.json'))?.meta?.steps ?? null;
+    const finished = keptSteps !== null && keptSteps >= cap;
     // A run killed before its first checkpoint has nothing to resume: start it again.
     if (!resume && !finished && existsSync(runDir) && readdirSync(runDir).length > 0) rmSync(runDir, { recursive: true, force: true });
     const done = finished ? cap : resume ? (readJson<{ meta: { step: number } }>(ck)?.meta.step ?? 0) : 0;
@@ -163,7 +165,7 @@ function protectStage(root: string, rel: string, c: ResolvedCell, train: ImageDa
       sink({ type: 'log', level: 'info', message: `  protect gue [${hash}]: ${resume ? `resuming the generator at step ${done}` : 'training a generator'} (${cap} outer steps)` });
       trainGenerator(train, { ...opts, maxSteps: cap - done }, runDir, resume, sink);
     }
-    genSteps = readJson<{ meta: { step: number } }>(ck)?.meta.step ?? readJson<{ meta: { steps: number } }>(join(runDir, 'generator.json'))?.meta.steps ?? cap;
+    genSteps = finished ? keptSteps : readJson<{ meta: { step: number } }>(ck)?.meta.step ?? cap;
     const { gen: g, meta: gm } = loadGenerator(join(runDir, 'generator'), device);
     try {
       sink({ type: 'log', level: 'info', message: `  protect gue [${hash}]: protecting ${train.labels.length} images` });

@@ -11,6 +11,7 @@
 //   train runs  convergence of the game solver per outer step: f, J_c = g, q, λ, ⟨∇θ f, ∇θ q⟩, ‖∇θ J_a‖
 //               (smoothed; a min/max band for a single run), proxy-victim accuracy when recorded;
 //   evaluate    a table and accuracy against victim epoch.
+import { shellArg } from '../util/shell.js';
 import { autoWindow, bucket, mean, meanCurve, movingAverage, sd, type BandPoint, type Point } from './series.js';
 import type { EvaluateInput, ExperimentInput, ExperimentRow, ReportInput, StepRecord, TrainInput } from './inputs.js';
 
@@ -474,9 +475,8 @@ const TRAIN_FLAGS: [string, string, (v: unknown) => string][] = [
 // Shown only when set (runs older than the option have none).
 const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every']];
 
-export function shellArg(v: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
-}
+export { shellArg };
+
 
 export function trainCommandLine(run: TrainInput): string {
   const parts = ['gue', 'train', '--out', shellArg(run.path)];
