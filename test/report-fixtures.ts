@@ -32,6 +32,7 @@ export interface RowSpec {
   robustAcc?: number | null;
   generatorRun?: string | null;
   error?: string | null;
+  victimFrom?: string;
 }
 
 export function row(spec: RowSpec, i: number, epochs = 5): Record<string, unknown> {
@@ -68,6 +69,7 @@ export function row(spec: RowSpec, i: number, epochs = 5): Record<string, unknow
     generatorRun: spec.generatorRun === undefined ? null : spec.generatorRun,
     linf255: clean ? 0 : spec.eps255 ?? 8,
     seconds: 12.5 + i,
+    ...(spec.victimFrom ? { victimFrom: spec.victimFrom } : {}),
   };
 }
 
@@ -154,7 +156,7 @@ export function writeAllFixtures(root: string): Record<string, string> {
     [1, 2].flatMap((seed) => methods.map((m) => ({ method: m, seed, finalAcc: accs[m]! + seed * 0.5 }))));
   const models = ['small-cnn', 'vgg16', 'resnet18'];
   const table2 = writeExperiment(join(root, 'table2'), { experiment: 'table2-cpu', figure: 'table2' },
-    models.flatMap((model, j) => ['clean', 'gue'].map((m) => ({ method: m, model, finalAcc: m === 'clean' ? 90 - j : 20 + 3 * j }))));
+    models.flatMap((model, j) => ['clean', 'gue'].map((m) => ({ method: m, model, finalAcc: m === 'clean' ? 90 - j : 20 + 3 * j, ...(model === 'small-cnn' && m === 'clean' ? { victimFrom: 'table1-cpu/clean' } : {}) }))));
   const defenses: [string, Record<string, unknown>][] = [['none', {}], ['mixup', {}], ['cutout', { length: 8 }], ['jpeg', { quality: 10 }], ['grayscale', {}]];
   const table3 = writeExperiment(join(root, 'table3'), { experiment: 'table3-cpu', figure: 'table3' }, [
     ...defenses.flatMap(([d, o], j) => ['clean', 'gue'].map((m) => ({ method: m, defense: d, defenseOptions: o, finalAcc: m === 'clean' ? 90 - j : 22 + 4 * j }))),

@@ -62,6 +62,7 @@ test('Table 2 (transfer): method × victim pivot and one epoch panel per victim 
   assert.equal(g.kind, 'grid');
   assert.deepEqual(g.figures.map((f) => f.title), ['victim: small-cnn', 'victim: vgg16', 'victim: resnet18']);
   assert.ok(g.figures.every((f) => f.series.length === 2));
+  assert.deepEqual(p.sections[0]!.notes, ['Measured once for several experiments (same data, protection, victim and seed; gue experiment --cache): cell-0 is table1-cpu/clean.']);
 });
 
 test('Table 3 (defenses): defense × method pivot, failed cells listed, pending noted', () => {

@@ -77,7 +77,7 @@ export const experimentCommand: Command = {
     if (flags['dry-run'] === true) {
       const cells = plan.cells.map((p) => ({
         cell: p.cell.id, selected: p.selected, status: p.status, error: p.error, method: p.cell.protect.method, protectDir: p.cell.protectHash ? `${opts.cache ?? 'protect'}/${p.cell.protectHash}` : null,
-        protectCached: p.protectCached, model: p.cell.victim.model, epochs: p.cell.victim.epochs, seed: p.cell.seed, problems: p.cell.problems,
+        protectCached: p.protectCached, victimFrom: p.victimFrom, model: p.cell.victim.model, epochs: p.cell.victim.epochs, seed: p.cell.seed, problems: p.cell.problems,
       }));
       const lines = [`${spec.name}: ${spec.title} (${spec.figure}; ${spec.dataset.name}${spec.dataset.trainSize ? `, first ${spec.dataset.trainSize} training images` : ''}) → ${plan.out}`];
       const w = Math.max(4, ...cells.map((c) => c.cell.length));
@@ -85,11 +85,12 @@ export const experimentCommand: Command = {
       for (const c of cells) {
         if (!c.selected) continue;
         const prot = c.protectDir === null ? 'none' : `${c.method} ${c.protectDir} ${c.protectCached ? '(cached)' : c.status === 'done' ? '(not kept; the cell is done)' : '(to make)'}`;
-        lines.push(`${c.cell.padEnd(w)}  ${c.status.padEnd(8)}  ${prot}`);
+        lines.push(`${c.cell.padEnd(w)}  ${c.status.padEnd(8)}  ${prot}${c.victimFrom ? `; victim measured by ${c.victimFrom}, reused` : ''}`);
       }
       const sel = cells.filter((c) => c.selected);
-      const protects = new Set(sel.filter((c) => c.status !== 'done' && c.protectDir && !c.protectCached).map((c) => c.protectDir));
-      lines.push(`${sel.length} cells: ${sel.filter((c) => c.status === 'done').length} done, ${sel.filter((c) => c.status !== 'done').length} to run; ${protects.size} protected datasets to make`);
+      const protects = new Set(sel.filter((c) => c.status !== 'done' && !c.victimFrom && c.protectDir && !c.protectCached).map((c) => c.protectDir));
+      const reuse = sel.filter((c) => c.status !== 'done' && c.victimFrom).length;
+      lines.push(`${sel.length} cells: ${sel.filter((c) => c.status === 'done').length} done, ${sel.filter((c) => c.status !== 'done').length} to run${reuse ? ` (${reuse} reuse a measured victim)` : ''}; ${protects.size} protected datasets to make`);
       if (plan.problems.length) lines.push('problems (the run would refuse to start):', ...plan.problems.map((p) => `  ${p}`));
       out.result({ experiment: spec.name, out: plan.out, cells, problems: plan.problems }, lines.join('\n'));
       return plan.problems.length ? 2 : 0;
@@ -97,9 +98,9 @@ export const experimentCommand: Command = {
     if (plan.problems.length) throw new UsageError(`${spec.name}: cannot run:\n  ${plan.problems.join('\n  ')}`);
     const s = runExperiment(spec, opts);
     out.result(
-      { ...s.results, out: s.out, ran: s.ran, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
+      { ...s.results, out: s.out, ran: s.ran, victimsReused: s.victimsReused, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
       `${spec.title}\n${formatTable(s.results.rows.filter((r) => opts.only === undefined || s.ran.includes(r.cell) || s.skipped.includes(r.cell) || s.failed.includes(r.cell)))}\n` +
-        `results: ${s.out}/results.json (${s.ran.length} ran, ${s.skipped.length} already done, ${s.failed.length} failed)`,
+        `results: ${s.out}/results.json (${s.ran.length} ran${s.victimsReused.length ? `, ${s.victimsReused.length} of them reusing a measured victim` : ''}, ${s.skipped.length} already done, ${s.failed.length} failed)`,
     );
     return s.failed.length > 0 ? 1 : 0;
   },

@@ -54,6 +54,8 @@ export interface ResultRow {
   generatorRun: string | null;
   linf255: number | null;
   seconds: number | null;
+  /** Set when the victim was not trained again: '<experiment>/<cell>' that measured the same victim (--cache). */
+  victimFrom?: string;
 }
 
 export interface ResultsFile {

@@ -7,6 +7,9 @@
 //   <out>/protect/<hash>/data/        the protected training set (saveDataset)
 //   <out>/protect/<hash>/run/         GUE only: the generator run folder (trainGenerator; resumable)
 //   <out>/cells/<id>/cell.json        the cell's resolved config;  result.json when done;  error.json when failed
+//   <cache>/victims/<key>.json        a victim's measurement, keyed by the dataset, the protect hash, the resolved
+//                                     victim config, the seed and the device kind: a cell of another experiment
+//                                     (or of this one) with the same key reuses it instead of training it again
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { type ImageDataset, isStoredDataset, loadDataset, saveDataset, numBatches } from '../data/index.js';
@@ -46,6 +49,8 @@ export interface CellPlan {
   status: 'done' | 'pending' | 'failed';
   error: string | null;
   protectCached: boolean;
+  /** A cell not done whose victim was measured before with the same key: '<experiment>/<cell>' that measured it. */
+  victimFrom: string | null;
 }
 
 export interface ExperimentPlan {
@@ -60,6 +65,8 @@ export interface ExperimentSummary {
   ran: string[];
   skipped: string[];
   failed: string[];
+  /** Cells whose victim was measured before (the victim cache): counted in ran too. */
+  victimsReused: string[];
   /** Protect hashes computed (or resumed) in this call, and those reused from the cache. */
   protectMade: string[];
   protectReused: string[];
@@ -105,11 +112,44 @@ function protectDone(root: string, hash: string): ProtectInfo | null {
   return info && isStoredDataset(join(dir, 'data')) ? info : null;
 }
 
+/**
+ * The key of a victim measurement. Same dataset (name, sizes, folder), same protected training set (protect hash;
+ * null = clean), same resolved victim config and seed, and same kind of device: on the CPU the result is the same
+ * number to the last digit, so a cell of another experiment (Table 2's small-CNN row is Table 1's cell) reuses it.
+ */
+function victimKey(spec: ExperimentSpec, c: ResolvedCell, device: string): string {
+  const d = spec.dataset;
+  return shortHash({
+    dataset: { name: d.name, trainSize: d.trainSize ?? 0, testSize: d.testSize ?? 0, dataDir: d.dataDir ?? null },
+    protectHash: c.protectHash, victim: c.victim, seed: c.seed, device: device.split(':')[0],
+  });
+}
+
+interface VictimCacheEntry {
+  key: string;
+  /** '<experiment>/<cell>' that measured it. */
+  measuredBy: string;
+  victim: VictimSummary;
+}
+
+const victimFile = (root: string, key: string): string => join(root, 'victims', `${key}.json`);
+
+function victimCached(root: string, key: string): VictimCacheEntry | null {
+  const e = readJson<VictimCacheEntry>(victimFile(root, key));
+  return e && e.key === key && typeof e.victim?.finalAcc === 'number' && Array.isArray(e.victim.curve) ? e : null;
+}
+
+function keepVictim(root: string, key: string, measuredBy: string, victim: VictimSummary): void {
+  mkdirSync(join(root, 'victims'), { recursive: true });
+  writeJsonAtomicSync(victimFile(root, key), { key, measuredBy, victim, versions: versions() });
+}
+
 /** What would run: every cell's state, whether its protected data is cached, and the problems. */
 export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}): ExperimentPlan {
   const out = o.out ?? defaultOut(spec);
   const cells = expandCells(spec);
   const { root } = protectRoot(out, o.cache);
+  const device = o.device ?? spec.device ?? 'cpu';
   if (o.only !== undefined && !cells.some((c) => matchGlob(o.only!, c.id))) {
     throw new ExperimentError(`--only '${o.only}' matches no cell; cells: ${cells.map((c) => c.id).join(', ')}`);
   }
@@ -118,6 +158,7 @@ export function planExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {
     return {
       cell, selected: o.only === undefined || matchGlob(o.only, cell.id), status: st.status, error: st.error,
       protectCached: cell.protectHash === null || protectDone(root, cell.protectHash) !== null,
+      victimFrom: st.status === 'done' || o.data ? null : victimCached(root, victimKey(spec, cell, device))?.measuredBy ?? null,
     };
   });
   const problems = plans.filter((p) => p.selected).flatMap((p) => p.cell.problems);
@@ -227,6 +268,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const ran: string[] = [];
   const skipped: string[] = [];
   const failed: string[] = [];
+  const victimsReused: string[] = [];
   const made = new Set<string>();
   const reused = new Set<string>();
   const todo = plan.cells.filter((p) => p.selected);
@@ -235,7 +277,17 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   todo.forEach((p, k) => {
     const c = p.cell;
     const tag = `[${k + 1}/${todo.length}] cell ${c.id}`;
+    const key = o.data ? null : victimKey(spec, c, device);
     if (rows[c.index]!.status === 'done') {
+      // A cell done before the victim cache existed seeds it.
+      const r = rows[c.index]!;
+      if (key && !victimCached(root, key) && r.finalAcc !== null && r.worstAcc !== null && r.bestAcc !== null && r.curve) {
+        const protectSeconds = c.protectHash ? readJson<ProtectInfo>(join(root, c.protectHash, 'protect.json'))?.seconds ?? 0 : 0;
+        keepVictim(root, key, r.victimFrom ?? `${spec.name}/${c.id}`, {
+          finalAcc: r.finalAcc, worstAcc: r.worstAcc, bestAcc: r.bestAcc, robustAcc: r.robustAcc, curve: r.curve,
+          seconds: Math.max(0, Math.round(((r.seconds ?? 0) - protectSeconds) * 10) / 10),
+        });
+      }
       skipped.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: done (skipped)` });
       return;
@@ -246,6 +298,20 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     rmSync(join(dir, 'error.json'), { force: true });
     writeJsonAtomicSync(join(dir, 'cell.json'), { id: c.id, configHash: configHash(c), seed: c.seed, protect: c.protect, protectHash: c.protectHash, victim: c.victim, dataset: spec.dataset });
     try {
+      const kept = key ? victimCached(root, key) : null;
+      if (kept) {
+        // The same measurement exists: the protected data is not needed. The protect info comes from protect.json,
+        // which stays when the data is not kept.
+        const info = c.protectHash ? readJson<ProtectInfo>(join(root, c.protectHash, 'protect.json')) : null;
+        const row = { ...rowFor(c, 'done', null, info, kept.victim, rel), victimFrom: kept.measuredBy };
+        writeJsonAtomicSync(join(dir, 'result.json'), { configHash: configHash(c), row, versions: versions() });
+        rows[c.index] = row;
+        ran.push(c.id);
+        victimsReused.push(c.id);
+        sink({ type: 'log', level: 'info', message: `${tag}: the same victim was measured by ${kept.measuredBy}: clean test accuracy ${kept.victim.finalAcc.toFixed(2)} % (worst ${kept.victim.worstAcc.toFixed(2)}), reused` });
+        write();
+        return;
+      }
       let ds: ImageDataset;
       let info: ProtectInfo | null;
       if (last && c.protectHash === last.hash) {
@@ -259,6 +325,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
       const v = scope(() => victimStage(c, ds, test, device, sink));
       const row = rowFor(c, 'done', null, info, v, rel);
       writeJsonAtomicSync(join(dir, 'result.json'), { configHash: configHash(c), row, versions: versions() });
+      if (key) keepVictim(root, key, `${spec.name}/${c.id}`, v);
       rows[c.index] = row;
       ran.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: clean test accuracy ${v.finalAcc.toFixed(2)} % (worst ${v.worstAcc.toFixed(2)}, best ${v.bestAcc.toFixed(2)})` });
@@ -271,6 +338,6 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     }
     write();
   });
-  return { out, results: resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command), ran, skipped, failed, protectMade: [...made], protectReused: [...reused] };
+  return { out, results: resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command), ran, skipped, failed, victimsReused, protectMade: [...made], protectReused: [...reused] };
 }
 

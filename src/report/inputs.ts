@@ -49,6 +49,8 @@ export interface ExperimentRow {
   generatorRun: string | null;
   linf255: number | null;
   seconds: number | null;
+  /** The victim was not trained again: '<experiment>/<cell>' measured the same victim (gue experiment --cache). */
+  victimFrom: string | null;
 }
 
 export interface ExperimentInput {
@@ -202,6 +204,7 @@ function parseRow(r: unknown, i: number, file: string): ExperimentRow {
     generatorRun: str(r.generatorRun),
     linf255: num(r.linf255),
     seconds: num(r.seconds),
+    victimFrom: str(r.victimFrom),
   };
 }
 

@@ -406,6 +406,10 @@ function experimentSection(ex: ExperimentInput, o: PlanOptions): Section {
   if (pending.length > 0 || failed.length > 0) {
     notes.push(`${done.length} of ${ex.rows.length} cells done, ${pending.length} pending, ${failed.length} failed: the tables and figures show the done cells only.`);
   }
+  const shared = done.filter((r) => r.victimFrom !== null);
+  if (shared.length > 0) {
+    notes.push(`Measured once for several experiments (same data, protection, victim and seed; gue experiment --cache): ${shared.map((r) => `${r.cell} is ${r.victimFrom}`).join(', ')}.`);
+  }
   if (done.length > 0) {
     items.push(resultsTable(`${base}-results`, done, vary));
     const pv = ex.figure !== null ? PIVOT_OF[ex.figure] : undefined;
