@@ -271,6 +271,19 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const victimsReused: string[] = [];
   const made = new Set<string>();
   const reused = new Set<string>();
+  // Cells done before the victim cache existed seed it (all of them, not only the selected ones).
+  if (!o.data) {
+    for (const p of plan.cells) {
+      const r = rows[p.cell.index]!;
+      const key = victimKey(spec, p.cell, device);
+      if (r.status !== 'done' || victimCached(root, key) || r.finalAcc === null || r.worstAcc === null || r.bestAcc === null || !r.curve) continue;
+      const protectSeconds = p.cell.protectHash ? readJson<ProtectInfo>(join(root, p.cell.protectHash, 'protect.json'))?.seconds ?? 0 : 0;
+      keepVictim(root, key, r.victimFrom ?? `${spec.name}/${p.cell.id}`, {
+        finalAcc: r.finalAcc, worstAcc: r.worstAcc, bestAcc: r.bestAcc, robustAcc: r.robustAcc, curve: r.curve,
+        seconds: Math.max(0, Math.round(((r.seconds ?? 0) - protectSeconds) * 10) / 10),
+      });
+    }
+  }
   const todo = plan.cells.filter((p) => p.selected);
   // The protected data of the previous cell stays in memory for the next one with the same hash.
   let last: { hash: string; ds: ImageDataset; info: ProtectInfo } | null = null;
@@ -279,15 +292,6 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const tag = `[${k + 1}/${todo.length}] cell ${c.id}`;
     const key = o.data ? null : victimKey(spec, c, device);
     if (rows[c.index]!.status === 'done') {
-      // A cell done before the victim cache existed seeds it.
-      const r = rows[c.index]!;
-      if (key && !victimCached(root, key) && r.finalAcc !== null && r.worstAcc !== null && r.bestAcc !== null && r.curve) {
-        const protectSeconds = c.protectHash ? readJson<ProtectInfo>(join(root, c.protectHash, 'protect.json'))?.seconds ?? 0 : 0;
-        keepVictim(root, key, r.victimFrom ?? `${spec.name}/${c.id}`, {
-          finalAcc: r.finalAcc, worstAcc: r.worstAcc, bestAcc: r.bestAcc, robustAcc: r.robustAcc, curve: r.curve,
-          seconds: Math.max(0, Math.round(((r.seconds ?? 0) - protectSeconds) * 10) / 10),
-        });
-      }
       skipped.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: done (skipped)` });
       return;
