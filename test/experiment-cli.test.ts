@@ -137,6 +137,51 @@ test('a tiny experiment end to end through the CLI: results.json in the exact fo
   }
 });
 
+test('--jobs 2 runs the cells in two worker processes: the same numbers as one process, one maker per protected dataset', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-expjobs-'));
+  try {
+    const file = join(dir, 'par.yaml');
+    writeFileSync(file, [
+      'name: par',
+      'title: Par',
+      'figure: table1',
+      'dataset: { name: fashion-mnist, trainSize: 256, testSize: 200 }',
+      'defaults:',
+      '  protect: { eps255: 8, epochs: 1, batchSize: 64, surrogate: tiny-cnn, genWidth: 4, innerSteps: 2, path: fast, steps: 2 }',
+      '  victim: { model: tiny-cnn, epochs: 1, batchSize: 64 }',
+      'grid:',
+      '  protect.method: [clean, gue, random]',
+      '  victim.lr: [0.01, 0.02]',
+    ].join('\n'));
+    const env = { ...process.env, GUE_NUM_THREADS: '1' };
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, [GUE, ...args], { encoding: 'utf8', timeout: 600_000, env });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const seq = run(['experiment', file, '--out', join(dir, 'seq'), '--json']);
+    assert.equal(seq.code, 0, seq.err);
+    const par = run(['experiment', file, '--out', join(dir, 'par'), '--jobs', '2']);
+    assert.equal(par.code, 0, par.err);
+    noStack(par.err);
+    assert.match(par.out, /results: .*par\/results\.json \(6 ran, 0 already done, 0 failed\)/);
+    assert.equal((par.err.match(/makes protect/g) ?? []).length, 2, `one maker per protected dataset (gue, random):\n${par.err}`);
+    const a = JSON.parse(readFileSync(join(dir, 'seq', 'results.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(dir, 'par', 'results.json'), 'utf8'));
+    assert.equal(b.command, `gue experiment ${file} --out ${join(dir, 'par')}`, 'the recorded command has no --jobs');
+    assert.deepEqual(b.rows.map((r: { cell: string; status: string }) => [r.cell, r.status]), a.rows.map((r: { cell: string }) => [r.cell, 'done']));
+    for (let i = 0; i < a.rows.length; i++) {
+      assert.deepEqual([b.rows[i].finalAcc, b.rows[i].curve, b.rows[i].linf255, b.rows[i].genSteps], [a.rows[i].finalAcc, a.rows[i].curve, a.rows[i].linf255, a.rows[i].genSteps], a.rows[i].cell);
+      assert.ok(existsSync(join(dir, 'par', 'cells', a.rows[i].cell, 'worker.log')), 'each worker keeps its log');
+    }
+    // A rerun runs nothing.
+    const again = run(['experiment', file, '--out', join(dir, 'par'), '--jobs', '2']);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /0 ran, 6 already done, 0 failed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('file errors are exit-2 messages naming the key; nothing is written', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gue-expcli-'));
   try {

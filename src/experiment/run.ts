@@ -101,12 +101,12 @@ function cellState(out: string, c: ResolvedCell): { status: 'done' | 'pending' |
 }
 
 /** The protect stages' folder, and the same folder relative to the experiment folder (as results.json records it). */
-function protectRoot(out: string, cache: string | undefined): { root: string; rel: string } {
+export function protectRoot(out: string, cache: string | undefined): { root: string; rel: string } {
   const root = cache ?? join(out, 'protect');
   return { root, rel: relative(out, root).split(sep).join('/') || '.' };
 }
 
-function protectDone(root: string, hash: string): ProtectInfo | null {
+export function protectDone(root: string, hash: string): ProtectInfo | null {
   const dir = join(root, hash);
   const info = readJson<ProtectInfo>(join(dir, 'protect.json'));
   return info && isStoredDataset(join(dir, 'data')) ? info : null;
@@ -345,3 +345,23 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   return { out, results: resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command), ran, skipped, failed, victimsReused, protectMade: [...made], protectReused: [...reused] };
 }
 
+
+/**
+ * Rewrites <out>/results.json from the cells' own result/error files: after several processes ran cells of the same
+ * experiment (gue experiment --jobs N), each of which wrote results.json as it saw it. Returns null when no process
+ * has written results.json yet (its dataset size comes from there).
+ */
+export function refreshResults(spec: ExperimentSpec, o: Pick<RunExperimentOptions, 'out' | 'cache' | 'command'> = {}): ResultsFile | null {
+  const out = o.out ?? defaultOut(spec);
+  const prev = readJson<ResultsFile>(join(out, 'results.json'));
+  if (!prev) return null;
+  const { root, rel } = protectRoot(out, o.cache);
+  const rows = expandCells(spec).map((c) => {
+    const st = cellState(out, c);
+    if (st.result) return st.result.row;
+    return rowFor(c, st.status, st.error, c.protectHash ? protectDone(root, c.protectHash) : null, null, rel);
+  });
+  const res = resultsFile(spec, prev.trainSize, prev.experiment === spec.name ? prev.createdAt : new Date().toISOString(), versions(), rows, o.command ?? prev.command);
+  writeJsonAtomicSync(join(out, 'results.json'), res);
+  return res;
+}
