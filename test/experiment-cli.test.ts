@@ -18,6 +18,19 @@ function gue(args: string[]) {
 }
 const noStack = (s: string) => assert.ok(!/\n\s+at .+:\d+:\d+/.test(s), `stack trace leaked:\n${s}`);
 
+/** A tiny experiment file on 256 Fashion-MNIST images: a 2-step GUE generator and 1-epoch tiny-CNN victims. */
+function tinyExperiment(name: string, title: string, figure: string, axes: string[]): string {
+  return [
+    `name: ${name}`, `title: ${title}`, `figure: ${figure}`,
+    'dataset: { name: fashion-mnist, trainSize: 256, testSize: 200 }',
+    'defaults:',
+    '  protect: { eps255: 8, epochs: 1, batchSize: 64, surrogate: tiny-cnn, genWidth: 4, innerSteps: 2, path: fast, steps: 2 }',
+    '  victim: { model: tiny-cnn, epochs: 1, batchSize: 64 }',
+    'grid:',
+    ...axes.map((a) => `  ${a}`),
+  ].join('\n');
+}
+
 const ROW_KEYS = [
   'cell', 'status', 'error', 'method', 'eps255', 'norm', 'fraction', 'payoff', 'lowerLoss', 'genSteps', 'defense', 'defenseOptions', 'at', 'atEps255',
   'model', 'epochs', 'seed', 'finalAcc', 'worstAcc', 'bestAcc', 'robustAcc', 'curve', 'protectDir', 'generatorRun', 'linf255', 'seconds',
@@ -27,17 +40,7 @@ test('a tiny experiment end to end through the CLI: results.json in the exact fo
   const dir = mkdtempSync(join(tmpdir(), 'gue-expcli-'));
   try {
     const file = join(dir, 'tiny.yaml');
-    writeFileSync(file, [
-      'name: tiny',
-      'title: Tiny',
-      'figure: table1',
-      'dataset: { name: fashion-mnist, trainSize: 256, testSize: 200 }',
-      'defaults:',
-      '  protect: { eps255: 8, epochs: 1, batchSize: 64, surrogate: tiny-cnn, genWidth: 4, innerSteps: 2, path: fast, steps: 2 }',
-      '  victim: { model: tiny-cnn, epochs: 1, batchSize: 64 }',
-      'grid:',
-      '  protect.method: [clean, random, gue]',
-    ].join('\n'));
+    writeFileSync(file, tinyExperiment('tiny', 'Tiny', 'table1', ['protect.method: [clean, random, gue]']));
     const out = join(dir, 'out');
     const r = gue(['experiment', file, '--out', out, '--json']);
     assert.equal(r.code, 0, r.err);
@@ -97,18 +100,7 @@ test('a tiny experiment end to end through the CLI: results.json in the exact fo
     assert.equal(gue(['experiment', file, '--out', out, '--only', 'method-gue']).code, 0);
     assert.equal(readdirSync(join(out, 'protect', 'victims')).length, 3, 'done cells seed the victim cache, selected or not');
     const file2 = join(dir, 'tiny2.yaml');
-    writeFileSync(file2, [
-      'name: tiny2',
-      'title: Tiny 2',
-      'figure: table2',
-      'dataset: { name: fashion-mnist, trainSize: 256, testSize: 200 }',
-      'defaults:',
-      '  protect: { eps255: 8, epochs: 1, batchSize: 64, surrogate: tiny-cnn, genWidth: 4, innerSteps: 2, path: fast, steps: 2 }',
-      '  victim: { model: tiny-cnn, epochs: 1, batchSize: 64 }',
-      'grid:',
-      '  protect.method: [clean, random]',
-      '  victim.lr: [0.01, 0.02]',
-    ].join('\n'));
+    writeFileSync(file2, tinyExperiment('tiny2', 'Tiny 2', 'table2', ['protect.method: [clean, random]', 'victim.lr: [0.01, 0.02]']));
     const out2 = join(dir, 'out2');
     const cache = join(out, 'protect');
     const d2 = gue(['experiment', file2, '--out', out2, '--cache', cache, '--dry-run']);
@@ -141,18 +133,7 @@ test('--jobs 2 runs the cells in two worker processes: the same numbers as one p
   const dir = mkdtempSync(join(tmpdir(), 'gue-expjobs-'));
   try {
     const file = join(dir, 'par.yaml');
-    writeFileSync(file, [
-      'name: par',
-      'title: Par',
-      'figure: table1',
-      'dataset: { name: fashion-mnist, trainSize: 256, testSize: 200 }',
-      'defaults:',
-      '  protect: { eps255: 8, epochs: 1, batchSize: 64, surrogate: tiny-cnn, genWidth: 4, innerSteps: 2, path: fast, steps: 2 }',
-      '  victim: { model: tiny-cnn, epochs: 1, batchSize: 64 }',
-      'grid:',
-      '  protect.method: [clean, gue, random]',
-      '  victim.lr: [0.01, 0.02]',
-    ].join('\n'));
+    writeFileSync(file, tinyExperiment('par', 'Par', 'table1', ['protect.method: [clean, gue, random]', 'victim.lr: [0.01, 0.02]']));
     const env = { ...process.env, GUE_NUM_THREADS: '1' };
     const run = (args: string[]) => {
       const r = spawnSync(process.execPath, [GUE, ...args], { encoding: 'utf8', timeout: 600_000, env });
