@@ -1,7 +1,6 @@
 // `gue experiment --jobs N`: runs the pending cells of an experiment in N worker processes, each a
 // `gue experiment … --only <cell> --json` with its own libtorch threads (GUE_NUM_THREADS = cores / N unless set).
-// Small models use one core badly: on 2 cores, two one-thread processes do about twice the work of one two-thread
-// process. A cell whose protected data does not exist yet is the only one of its protect hash to run until that data
+// Small models parallelise poorly inside one process; one-thread workers keep every core busy. A cell whose protected data does not exist yet is the only one of its protect hash to run until that data
 // is made; then the others of the hash run in parallel on the cached data. Each worker's output goes to
 // <out>/cells/<id>/worker.log; at the end results.json is rewritten from the cells' own files.
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -32,7 +32,7 @@ export const experimentCommand: Command = {
       out: { type: 'string', description: 'output folder (default runs/experiments/<name>)' },
       only: { type: 'string', description: 'run only the cells whose id matches this glob (* and ?)' },
       cache: { type: 'string', description: 'folder of the protect stages (default <out>/protect); experiments given the same --cache share their protected data and GUE generators' },
-      jobs: { type: 'int', description: 'run cells in N worker processes (GUE_NUM_THREADS = cores / N each); on 2 cores, 2 is about twice as fast for the cpu/ presets', min: 1, default: 1 },
+      jobs: { type: 'int', description: 'run cells in N worker processes (GUE_NUM_THREADS = cores / N each); on 2 cores, 2 keeps both busy', min: 1, default: 1 },
       'dry-run': { type: 'boolean', description: 'list the cells, what is done and what is cached; run nothing' },
       'list-presets': { type: 'boolean', description: 'list the shipped presets' },
       'train-size': { type: 'int', description: "override the file's dataset.trainSize (first N training images; 0 = all)", min: 0 },
