@@ -55,6 +55,11 @@ function startWorker(o: ParallelOptions, id: string, threads: string): { child: 
   });
   child.stderr!.on('data', (b: Buffer) => log.write(b));
   const done = new Promise<WorkerEnd>((resolve) => {
+    // A worker that cannot start (no node binary, no memory for a process) ends the cell as failed.
+    child.on('error', (e) => {
+      log.end(`\ngue experiment --jobs: the worker did not start: ${e.message}\n`);
+      resolve({ code: null, signal: null, last: null });
+    });
     child.on('close', (code, signal) => {
       log.end();
       const lines = tail.trim().split('\n');
