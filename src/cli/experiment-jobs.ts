@@ -56,11 +56,16 @@ function startWorker(o: ParallelOptions, id: string, threads: string): { child: 
   child.stderr!.on('data', (b: Buffer) => log.write(b));
   const done = new Promise<WorkerEnd>((resolve) => {
     // A worker that cannot start (no node binary, no memory for a process) ends the cell as failed.
+    let ended = false;
     child.on('error', (e) => {
+      if (ended) return;
+      ended = true;
       log.end(`\ngue experiment --jobs: the worker did not start: ${e.message}\n`);
       resolve({ code: null, signal: null, last: null });
     });
     child.on('close', (code, signal) => {
+      if (ended) return;
+      ended = true;
       log.end();
       const lines = tail.trim().split('\n');
       let last: Record<string, unknown> | null = null;
