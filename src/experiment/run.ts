@@ -291,6 +291,9 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const c = p.cell;
     const tag = `[${k + 1}/${todo.length}] cell ${c.id}`;
     const key = o.data ? null : victimKey(spec, c, device);
+    // Another process may have finished the cell since this one started (two runs with overlapping --only).
+    const now = rows[c.index]!.status === 'done' ? null : cellState(out, c).result;
+    if (now) rows[c.index] = now.row;
     if (rows[c.index]!.status === 'done') {
       skipped.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: done (skipped)` });
