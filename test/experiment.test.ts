@@ -3,7 +3,7 @@
 // checkpoint), failure isolation, and the results.json format that `gue report` reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memory } from '../src/engine/index.js';
@@ -309,6 +309,31 @@ test('JSON and YAML files: YAML anchors under x- keys, merge keys, labels in ids
     writeFileSync(j, '{"name": ');
     assert.throws(() => loadExperimentFile(j), /b\.json: not valid JSON/);
     assert.throws(() => loadExperimentFile(join(dir, 'none.yaml')), /no such experiment file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cell that another process finished meanwhile is skipped, not run again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-exp-'));
+  const data = tinyData();
+  try {
+    const spec = parseExperiment(base(), 't.yaml');
+    const first = runExperiment(spec, { out: join(dir, 'a'), data });
+    assert.deepEqual(first.ran, ['method-clean', 'method-random']);
+    // While this run trains its first cell, "another process" finishes the second one.
+    const sink = (e: GueEvent) => {
+      if (e.type === 'log' && /cell method-clean: clean test accuracy/.test(e.message)) {
+        mkdirSync(join(dir, 'b', 'cells', 'method-random'), { recursive: true });
+        copyFileSync(join(dir, 'a', 'cells', 'method-random', 'result.json'), join(dir, 'b', 'cells', 'method-random', 'result.json'));
+      }
+    };
+    const second = runExperiment(spec, { out: join(dir, 'b'), data, onEvent: sink });
+    assert.deepEqual(second.ran, ['method-clean']);
+    assert.deepEqual(second.skipped, ['method-random']);
+    assert.equal(second.results.rows[1]!.status, 'done');
+    assert.equal(second.results.rows[1]!.finalAcc, first.results.rows[1]!.finalAcc);
+    assert.equal(second.protectMade.length, 0, 'the random-noise data was never made by this run');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
