@@ -314,7 +314,7 @@ test('JSON and YAML files: YAML anchors under x- keys, merge keys, labels in ids
   }
 });
 
-test('a cell that another process finished meanwhile is skipped, not run again', () => {
+test('a cell that another process finished meanwhile is skipped, not run again, and kept in results.json', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gue-exp-'));
   const data = tinyData();
   try {
@@ -334,6 +334,16 @@ test('a cell that another process finished meanwhile is skipped, not run again',
     assert.equal(second.results.rows[1]!.status, 'done');
     assert.equal(second.results.rows[1]!.finalAcc, first.results.rows[1]!.finalAcc);
     assert.equal(second.protectMade.length, 0, 'the random-noise data was never made by this run');
+    // A run of one cell does not drop the cells that another process finished meanwhile from results.json.
+    const third = runExperiment(spec, { out: join(dir, 'c'), data, only: 'method-clean', onEvent: (e: GueEvent) => {
+      if (e.type === 'log' && /cell method-clean: clean test accuracy/.test(e.message)) {
+        mkdirSync(join(dir, 'c', 'cells', 'method-random'), { recursive: true });
+        copyFileSync(join(dir, 'a', 'cells', 'method-random', 'result.json'), join(dir, 'c', 'cells', 'method-random', 'result.json'));
+      }
+    } });
+    assert.deepEqual(third.ran, ['method-clean']);
+    const onDisk = JSON.parse(readFileSync(join(dir, 'c', 'results.json'), 'utf8'));
+    assert.deepEqual(onDisk.rows.map((r: { status: string }) => r.status), ['done', 'done']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -262,7 +262,15 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const info = p.cell.protectHash ? protectDone(root, p.cell.protectHash) : null;
     return rowFor(p.cell, st.status, st.error, info, null, rel);
   });
-  const write = () => writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command));
+  const write = () => {
+    // Cells that another process (a parallel --only run, a --jobs worker) finished since this one started.
+    plan.cells.forEach((p) => {
+      if (rows[p.cell.index]!.status === 'done') return;
+      const st = cellState(out, p.cell);
+      if (st.result) rows[p.cell.index] = st.result.row;
+    });
+    writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command));
+  };
   write();
 
   const ran: string[] = [];
