@@ -62,6 +62,7 @@ test('problems in cell options are listed before any work, naming the cell and t
       { protect: { method: 'gue', fraction: 1.5 } },
       { protect: { method: 'gue', eps: 0.03 } },
       { protect: { method: 'gue', lowerLos: 'trades' } },
+      { victim: { defense: 'grayscale' } },
     ],
   }, 'x.yaml');
   const cells = expandCells(spec);
@@ -76,6 +77,7 @@ test('problems in cell options are listed before any work, naming the cell and t
     /cells\[7\]: protect\.fraction must be in \(0, 1\]/,
     /cells\[8\]: protect\.eps is set by the runner/,
     /cells\[9\]: protect: 'lowerLos' is not an option of this build's trainGenerator/,
+    /cells\[10\]: victim: the grayscale defense needs 3-channel \(RGB\) images; fashion-mnist has 1 channel/,
   ];
   expected.forEach((re, i) => assert.ok(cells[i]!.problems.some((p) => re.test(p)), `cell ${i}: ${cells[i]!.problems.join(' | ')}`));
   // A neutral value of an option this build does not know is harmless (a defense 'none').

@@ -232,6 +232,10 @@ export function expandCells(spec: ExperimentSpec): ResolvedCell[] {
     const problems: string[] = [];
     const protect = resolveProtect(r.protect, r.seed, `${r.where}: protect`, problems);
     const victim = resolveVictim(r.victim, `${r.where}: victim`, problems);
+    // Found here rather than when the cell runs, hours into the experiment.
+    if (victim.defense === 'grayscale' && spec.dataset.name === 'fashion-mnist') {
+      problems.push(`${r.where}: victim: the grayscale defense needs 3-channel (RGB) images; fashion-mnist has 1 channel (it is already grayscale)`);
+    }
     const hashed: Record<string, unknown> = { ...protect };
     if (protect.train) {
       const { checkpointEvery: _ignored, ...train } = protect.train;
