@@ -323,26 +323,21 @@ test('a cell that another process finished meanwhile is skipped, not run again, 
     const spec = parseExperiment(base(), 't.yaml');
     const first = runExperiment(spec, { out: join(dir, 'a'), data });
     assert.deepEqual(first.ran, ['method-clean', 'method-random']);
-    // While this run trains its first cell, "another process" finishes the second one.
-    const sink = (e: GueEvent) => {
+    // While a run trains its first cell, "another process" finishes the second one (its result from run a).
+    const otherProcessFinishesRandom = (out: string) => (e: GueEvent) => {
       if (e.type === 'log' && /cell method-clean: clean test accuracy/.test(e.message)) {
-        mkdirSync(join(dir, 'b', 'cells', 'method-random'), { recursive: true });
-        copyFileSync(join(dir, 'a', 'cells', 'method-random', 'result.json'), join(dir, 'b', 'cells', 'method-random', 'result.json'));
+        mkdirSync(join(out, 'cells', 'method-random'), { recursive: true });
+        copyFileSync(join(dir, 'a', 'cells', 'method-random', 'result.json'), join(out, 'cells', 'method-random', 'result.json'));
       }
     };
-    const second = runExperiment(spec, { out: join(dir, 'b'), data, onEvent: sink });
+    const second = runExperiment(spec, { out: join(dir, 'b'), data, onEvent: otherProcessFinishesRandom(join(dir, 'b')) });
     assert.deepEqual(second.ran, ['method-clean']);
     assert.deepEqual(second.skipped, ['method-random']);
     assert.equal(second.results.rows[1]!.status, 'done');
     assert.equal(second.results.rows[1]!.finalAcc, first.results.rows[1]!.finalAcc);
     assert.equal(second.protectMade.length, 0, 'the random-noise data was never made by this run');
     // A run of one cell does not drop the cells that another process finished meanwhile from results.json.
-    const third = runExperiment(spec, { out: join(dir, 'c'), data, only: 'method-clean', onEvent: (e: GueEvent) => {
-      if (e.type === 'log' && /cell method-clean: clean test accuracy/.test(e.message)) {
-        mkdirSync(join(dir, 'c', 'cells', 'method-random'), { recursive: true });
-        copyFileSync(join(dir, 'a', 'cells', 'method-random', 'result.json'), join(dir, 'c', 'cells', 'method-random', 'result.json'));
-      }
-    } });
+    const third = runExperiment(spec, { out: join(dir, 'c'), data, only: 'method-clean', onEvent: otherProcessFinishesRandom(join(dir, 'c')) });
     assert.deepEqual(third.ran, ['method-clean']);
     const onDisk = JSON.parse(readFileSync(join(dir, 'c', 'results.json'), 'utf8'));
     assert.deepEqual(onDisk.rows.map((r: { status: string }) => r.status), ['done', 'done']);

@@ -4,7 +4,7 @@ import type { Command } from './main.js';
 import { UsageError } from './args.js';
 import { DEVICE_FLAG } from './common.js';
 import { shellArg } from '../util/shell.js';
-import { runParallel } from './experiment-jobs.js';
+import { runParallel, type ParallelSummary } from './experiment-jobs.js';
 import {
   ExperimentError, formatTable, listPresets, loadExperimentFile, planExperiment, resolveExperimentPath, runExperiment, type ExperimentSpec,
 } from '../experiment/index.js';
@@ -99,23 +99,19 @@ export const experimentCommand: Command = {
     }
     if (plan.problems.length) throw new UsageError(`${spec.name}: cannot run:\n  ${plan.problems.join('\n  ')}`);
     const jobs = flags.jobs as number;
+    let s: ParallelSummary;
     if (jobs > 1) {
       const workerFlags = (['train-size', 'test-size', 'data-dir'] as const).flatMap((k) => (given.has(k) ? [`--${k}`, String(flags[k])] : []));
-      const s = await runParallel({ spec, plan, experiment: arg, workerFlags, cache: opts.cache, device: opts.device, jobs, command: opts.command, sink: out.sink });
-      const rows = s.results?.rows ?? [];
-      const mine = new Set([...s.ran, ...s.skipped, ...s.failed]);
-      out.result(
-        { ...(s.results ?? {}), out: plan.out, ran: s.ran, victimsReused: s.victimsReused, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
-        `${spec.title}\n${formatTable(rows.filter((r) => mine.has(r.cell)))}\n` +
-          `results: ${plan.out}/results.json (${s.ran.length} ran${s.victimsReused.length ? `, ${s.victimsReused.length} of them reusing a measured victim` : ''}, ${s.skipped.length} already done, ${s.failed.length} failed)`,
-      );
-      return s.failed.length > 0 ? 1 : 0;
+      s = await runParallel({ spec, plan, experiment: arg, workerFlags, cache: opts.cache, device: opts.device, jobs, command: opts.command, sink: out.sink });
+    } else {
+      s = runExperiment(spec, opts);
     }
-    const s = runExperiment(spec, opts);
+    // The table shows the cells this call selected (every cell without --only).
+    const mine = new Set([...s.ran, ...s.skipped, ...s.failed]);
     out.result(
-      { ...s.results, out: s.out, ran: s.ran, victimsReused: s.victimsReused, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
-      `${spec.title}\n${formatTable(s.results.rows.filter((r) => opts.only === undefined || s.ran.includes(r.cell) || s.skipped.includes(r.cell) || s.failed.includes(r.cell)))}\n` +
-        `results: ${s.out}/results.json (${s.ran.length} ran${s.victimsReused.length ? `, ${s.victimsReused.length} of them reusing a measured victim` : ''}, ${s.skipped.length} already done, ${s.failed.length} failed)`,
+      { ...(s.results ?? {}), out: plan.out, ran: s.ran, victimsReused: s.victimsReused, skipped: s.skipped, failed: s.failed } as unknown as Record<string, unknown>,
+      `${spec.title}\n${formatTable((s.results?.rows ?? []).filter((r) => mine.has(r.cell)))}\n` +
+        `results: ${plan.out}/results.json (${s.ran.length} ran${s.victimsReused.length ? `, ${s.victimsReused.length} of them reusing a measured victim` : ''}, ${s.skipped.length} already done, ${s.failed.length} failed)`,
     );
     return s.failed.length > 0 ? 1 : 0;
   },

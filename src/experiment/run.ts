@@ -106,10 +106,23 @@ export function protectRoot(out: string, cache: string | undefined): { root: str
   return { root, rel: relative(out, root).split(sep).join('/') || '.' };
 }
 
+/** What made a protect stage (protect.json), whether or not its data is kept. */
+function protectInfo(root: string, hash: string): ProtectInfo | null {
+  return readJson<ProtectInfo>(join(root, hash, 'protect.json'));
+}
+
 export function protectDone(root: string, hash: string): ProtectInfo | null {
-  const dir = join(root, hash);
-  const info = readJson<ProtectInfo>(join(dir, 'protect.json'));
-  return info && isStoredDataset(join(dir, 'data')) ? info : null;
+  const info = protectInfo(root, hash);
+  return info && isStoredDataset(join(root, hash, 'data')) ? info : null;
+}
+
+/** Every cell's row as the files under <out> say (result.json / error.json, written by this process or another). */
+function rowsOnDisk(out: string, cells: ResolvedCell[], root: string, rel: string): ResultRow[] {
+  return cells.map((c) => {
+    const st = cellState(out, c);
+    if (st.result) return st.result.row;
+    return rowFor(c, st.status, st.error, c.protectHash ? protectDone(root, c.protectHash) : null, null, rel);
+  });
 }
 
 /**
@@ -256,19 +269,12 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const createdAt = prev?.experiment === spec.name ? prev.createdAt : new Date().toISOString();
   writeJsonAtomicSync(join(out, 'experiment.json'), { spec, cells: plan.cells.map((p) => ({ id: p.cell.id, seed: p.cell.seed, protect: p.cell.protect, protectHash: p.cell.protectHash, victim: p.cell.victim })) });
 
-  const rows: ResultRow[] = plan.cells.map((p) => {
-    const st = cellState(out, p.cell);
-    if (st.result) return st.result.row;
-    const info = p.cell.protectHash ? protectDone(root, p.cell.protectHash) : null;
-    return rowFor(p.cell, st.status, st.error, info, null, rel);
-  });
+  const cells = plan.cells.map((p) => p.cell);
+  // The rows are read back from the cells' files at every write, so they include the cells that another process (a
+  // parallel --only run, a --jobs worker) finished since this one started.
+  let rows = rowsOnDisk(out, cells, root, rel);
   const write = () => {
-    // Cells that another process (a parallel --only run, a --jobs worker) finished since this one started.
-    plan.cells.forEach((p) => {
-      if (rows[p.cell.index]!.status === 'done') return;
-      const st = cellState(out, p.cell);
-      if (st.result) rows[p.cell.index] = st.result.row;
-    });
+    rows = rowsOnDisk(out, cells, root, rel);
     writeJsonAtomicSync(join(out, 'results.json'), resultsFile(spec, train.labels.length, createdAt, versions(), rows, o.command));
   };
   write();
@@ -285,7 +291,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
       const r = rows[p.cell.index]!;
       const key = victimKey(spec, p.cell, device);
       if (r.status !== 'done' || victimCached(root, key) || r.finalAcc === null || r.worstAcc === null || r.bestAcc === null || !r.curve) continue;
-      const protectSeconds = p.cell.protectHash ? readJson<ProtectInfo>(join(root, p.cell.protectHash, 'protect.json'))?.seconds ?? 0 : 0;
+      const protectSeconds = p.cell.protectHash ? protectInfo(root, p.cell.protectHash)?.seconds ?? 0 : 0;
       keepVictim(root, key, r.victimFrom ?? `${spec.name}/${p.cell.id}`, {
         finalAcc: r.finalAcc, worstAcc: r.worstAcc, bestAcc: r.bestAcc, robustAcc: r.robustAcc, curve: r.curve,
         seconds: Math.max(0, Math.round(((r.seconds ?? 0) - protectSeconds) * 10) / 10),
@@ -299,10 +305,8 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const c = p.cell;
     const tag = `[${k + 1}/${todo.length}] cell ${c.id}`;
     const key = o.data ? null : victimKey(spec, c, device);
-    // Another process may have finished the cell since this one started (two runs with overlapping --only).
-    const now = rows[c.index]!.status === 'done' ? null : cellState(out, c).result;
-    if (now) rows[c.index] = now.row;
-    if (rows[c.index]!.status === 'done') {
+    // Read now: another process may have finished the cell since this one started (two runs with overlapping --only).
+    if (cellState(out, c).result) {
       skipped.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: done (skipped)` });
       return;
@@ -317,10 +321,9 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
       if (kept) {
         // The same measurement exists: the protected data is not needed. The protect info comes from protect.json,
         // which stays when the data is not kept.
-        const info = c.protectHash ? readJson<ProtectInfo>(join(root, c.protectHash, 'protect.json')) : null;
+        const info = c.protectHash ? protectInfo(root, c.protectHash) : null;
         const row = { ...rowFor(c, 'done', null, info, kept.victim, rel), victimFrom: kept.measuredBy };
         writeJsonAtomicSync(join(dir, 'result.json'), { configHash: configHash(c), row, versions: versions() });
-        rows[c.index] = row;
         ran.push(c.id);
         victimsReused.push(c.id);
         sink({ type: 'log', level: 'info', message: `${tag}: the same victim was measured by ${kept.measuredBy}: clean test accuracy ${kept.victim.finalAcc.toFixed(2)} % (worst ${kept.victim.worstAcc.toFixed(2)}), reused` });
@@ -341,13 +344,11 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
       const row = rowFor(c, 'done', null, info, v, rel);
       writeJsonAtomicSync(join(dir, 'result.json'), { configHash: configHash(c), row, versions: versions() });
       if (key) keepVictim(root, key, `${spec.name}/${c.id}`, v);
-      rows[c.index] = row;
       ran.push(c.id);
       sink({ type: 'log', level: 'info', message: `${tag}: clean test accuracy ${v.finalAcc.toFixed(2)} % (worst ${v.worstAcc.toFixed(2)}, best ${v.bestAcc.toFixed(2)})` });
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       writeJsonAtomicSync(join(dir, 'error.json'), { configHash: configHash(c), error: msg, at: new Date().toISOString() });
-      rows[c.index] = rowFor(c, 'failed', msg, c.protectHash ? protectDone(root, c.protectHash) : null, null, rel);
       failed.push(c.id);
       sink({ type: 'log', level: 'warn', message: `${tag} failed: ${msg}` });
     }
@@ -367,11 +368,7 @@ export function refreshResults(spec: ExperimentSpec, o: Pick<RunExperimentOption
   const prev = readJson<ResultsFile>(join(out, 'results.json'));
   if (!prev) return null;
   const { root, rel } = protectRoot(out, o.cache);
-  const rows = expandCells(spec).map((c) => {
-    const st = cellState(out, c);
-    if (st.result) return st.result.row;
-    return rowFor(c, st.status, st.error, c.protectHash ? protectDone(root, c.protectHash) : null, null, rel);
-  });
+  const rows = rowsOnDisk(out, expandCells(spec), root, rel);
   const res = resultsFile(spec, prev.trainSize, prev.experiment === spec.name ? prev.createdAt : new Date().toISOString(), versions(), rows, o.command ?? prev.command);
   writeJsonAtomicSync(join(out, 'results.json'), res);
   return res;
