@@ -206,6 +206,7 @@ test('every shipped preset parses, expands, and has no problem', () => {
     assert.ok(cells.length > 0);
     const figure = p.name.split('/')[1];
     assert.equal(spec.figure, figure, `${p.name}: figure`);
+    assert.ok(cells.some((c) => c.protect.method === 'clean'), `${p.name}: a clean reference cell (the victim on clean data)`);
     if (p.name.startsWith('study/')) assert.ok(cells.some((c) => c.protect.method === 'random') && cells.some((c) => c.protect.method === 'clean'), `${p.name}: clean and random-noise controls`);
     if (p.name.startsWith('cpu/') || p.name.startsWith('study/')) {
       assert.equal(spec.dataset.name, 'fashion-mnist');
