@@ -27,6 +27,7 @@ export interface RowSpec {
   atEps255?: number;
   model?: string;
   seed?: number;
+  genSteps?: number;
   status?: 'done' | 'pending' | 'failed';
   finalAcc?: number;
   robustAcc?: number | null;
@@ -52,7 +53,7 @@ export function row(spec: RowSpec, i: number, epochs = 5): Record<string, unknow
     fraction: spec.fraction ?? 1,
     payoff: spec.payoff ?? 'surrogate',
     lowerLoss: 'ce',
-    genSteps: 40,
+    genSteps: clean ? null : spec.genSteps ?? 40,
     defense: spec.defense ?? 'none',
     defenseOptions: spec.defenseOptions ?? {},
     at: spec.at ?? 'none',
@@ -167,7 +168,7 @@ export function writeAllFixtures(root: string): Record<string, string> {
     [['none', 0], ['pgd', 2], ['pgd', 4]].flatMap(([at, e], j) => ['clean', 'gue'].map((m) => ({ method: m, at: at as string, atEps255: e as number, finalAcc: m === 'clean' ? 90 - 3 * j : 25 + 25 * j, robustAcc: j === 0 ? 0.5 : 40 + 5 * j }))));
   const fig3 = writeExperiment(join(root, 'fig3'), { experiment: 'fig3-cpu', figure: 'fig3' }, [
     { method: 'clean', finalAcc: 91 },
-    ...[0.2, 0.4, 0.6, 0.8, 1].map((p) => ({ method: 'gue', fraction: p, finalAcc: 60 - 35 * p })),
+    ...[0.2, 0.4, 0.6, 0.8, 1].map((p) => ({ method: 'gue', fraction: p, genSteps: Math.round(400 * p), finalAcc: 60 - 35 * p })),
   ]);
   const fig5dir = join(root, 'fig5');
   const payoffs = ['ce', 'ce-clip', 'surrogate'];

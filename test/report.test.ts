@@ -103,6 +103,16 @@ test('Figs. 3–4 (data fraction): accuracy against fraction with the clean base
   assert.ok(!hasId(p, '-ablation'));
 });
 
+test('Figs. 3–4: gen. steps that follow the fraction stay on one line; a second step budget is a line of its own', () => {
+  // Steps ∝ fraction (a fixed number of epochs over the subset): one line, as the fixture above.
+  assert.equal(byId<LineFigure>(plan1(fx.fig3), '-fraction').series.length, 2);
+  const two = writeExperiment(join(root, 'fig3-two-budgets'), { experiment: 'fig3-two', figure: 'fig3' },
+    [100, 200].flatMap((steps) => [0.5, 1].map((p) => ({ method: 'gue', fraction: p, genSteps: steps, finalAcc: steps === 100 ? 70 : 40 }))));
+  const f = byId<LineFigure>(plan1(two), '-fraction');
+  assert.deepEqual(f.series.map((s) => s.label), ['100 steps · final', '100 steps · worst', '200 steps · final', '200 steps · worst']);
+  assert.deepEqual(f.series[2]!.points, [{ x: 50, y: 40 }, { x: 100, y: 40 }]);
+});
+
 test('Fig. 5 (payoff ablation): ‖∇θ J_a‖ (log scale) and J_c per step from each cell’s generator run', () => {
   const p = plan1(fx.fig5);
   const g = byId<GridFigure>(p, '-ablation');

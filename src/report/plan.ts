@@ -304,8 +304,18 @@ function fractionItems(ex: ExperimentInput, done: ExperimentRow[], vary: string[
   const fracs = new Set(prot.map((r) => r.fraction));
   if (fracs.size < 2 && !(ex.figure === 'fig3' || ex.figure === 'fig4')) return [];
   if (fracs.size < 1) return [];
-  const labelDims = vary.filter((k) => k !== 'seed' && k !== 'fraction');
-  const groups = groupRows(prot, labelDims.length > 0 ? labelDims : ['method'], ['seed', 'fraction']);
+  // A generator trained for a fixed number of epochs over p % of the data takes steps ∝ p: its gen. steps follow the
+  // fraction and are not a line of their own (they would split the sweep into one dot per fraction).
+  const fr = dim('fraction'), st = dim('genSteps');
+  const stepsOf = new Map<string | null, string | null>();
+  const stepsFollow = prot.every((r) => {
+    const f = fr.value(r), v = st.value(r);
+    if (!stepsOf.has(f)) stepsOf.set(f, v);
+    return stepsOf.get(f) === v;
+  });
+  const apart = ['seed', 'fraction', ...(stepsFollow ? ['genSteps'] : [])];
+  const labelDims = vary.filter((k) => !apart.includes(k));
+  const groups = groupRows(prot, labelDims.length > 0 ? labelDims : ['method'], apart);
   const series: Series[] = [];
   for (const g of groups) {
     const byFrac = new Map<number, ExperimentRow[]>();
