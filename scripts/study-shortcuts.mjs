@@ -70,7 +70,6 @@ function linearProbe(x, labels, n) {
   return out.map((v) => +v.toFixed(2));
 }
 
-const results = [];
 let cleanRef = null;
 for (const arg of positionals) {
   const dir = existsSync(join(arg, 'data', 'dataset.json')) ? join(arg, 'data') : arg;
@@ -93,6 +92,5 @@ for (const arg of positionals) {
   }
   const [fit, heldOut] = linearProbe(delta, ds.labels, n);
   const row = { folder: arg, method: info.method ?? null, linf255: info.linf255 ?? null, genSteps: info.genSteps ?? null, images: n, changed: +(changed / (n * d)).toFixed(3), delta: { fit, heldOut }, cleanImages: { fit: cleanRef.fit, heldOut: cleanRef.heldOut } };
-  results.push(row);
   process.stdout.write(JSON.stringify(row) + '\n');
 }

@@ -207,7 +207,7 @@ test('every shipped preset parses, expands, and has no problem', () => {
     const figure = p.name.split('/')[1];
     assert.equal(spec.figure, figure, `${p.name}: figure`);
     assert.ok(cells.some((c) => c.protect.method === 'clean'), `${p.name}: a clean reference cell (the victim on clean data)`);
-    if (p.name.startsWith('study/')) assert.ok(cells.some((c) => c.protect.method === 'random') && cells.some((c) => c.protect.method === 'clean'), `${p.name}: clean and random-noise controls`);
+    if (p.name.startsWith('study/')) assert.ok(cells.some((c) => c.protect.method === 'random'), `${p.name}: a random-noise control (the clean one is asserted above)`);
     if (p.name.startsWith('cpu/') || p.name.startsWith('study/')) {
       assert.equal(spec.dataset.name, 'fashion-mnist');
       assert.match(readFileSync(p.path, 'utf8'), /Estimated time on 2 idle cores: about \d+ min/, `${p.name} states its run-time estimate`);
