@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator, memory, oneHot, rand, randint, randperm, scope, setNumThreads, type Tensor } from '../src/engine/index.js';
-import { DEFENSES, getDefense, resolveDefense, type DataDefense, type TrainingDefense } from '../src/defenses/index.js';
+import { DEFENSES, channelProblem, getDefense, resolveDefense, type DataDefense, type TrainingDefense } from '../src/defenses/index.js';
+import { expandCells } from '../src/experiment/cells.js';
+import { parseExperiment } from '../src/experiment/schema.js';
 import { OptionError } from '../src/util/options.js';
 import type { ImageDataset } from '../src/data/index.js';
 
@@ -180,4 +182,28 @@ test('cutout zeroes one square per image (half the side by default), labels unch
   out.target.dispose();
   x.dispose();
   y.dispose();
+});
+
+test('channel rule: a data defense declares the channels it takes; the run and the experiment planner refuse with one message', () => {
+  const gray = data('grayscale');
+  const jpg = data('jpeg');
+  assert.deepEqual(gray.channels, [3]);
+  assert.equal(channelProblem(gray, 3, 'cifar10'), null);
+  assert.equal(channelProblem(gray, 1, 'fashion-mnist'), 'the grayscale defense needs 3-channel (RGB) images; fashion-mnist has 1 channel (it is already grayscale)');
+  assert.equal(channelProblem(jpg, 1, 'x'), null);
+  assert.equal(channelProblem(jpg, 2, 'x'), 'the jpeg defense needs 1- or 3-channel images; x has 2 channels');
+  // A defense that declares nothing takes any channel count; a new one declaring [1] is refused on RGB.
+  const any: DataDefense = { kind: 'data', name: 'any', title: '', cite: '', options: {}, apply: (d) => d };
+  assert.equal(channelProblem(any, 2, 'x'), null);
+  assert.equal(channelProblem({ ...any, name: 'mono', channels: [1] }, 3, 'x'), 'the mono defense needs 1-channel images; x has 3 channels');
+  // The run refuses with that message, before transforming anything…
+  const fmnistLike = { ...rgbDataset(2, 4, 1, 8), source: 'fashion-mnist' };
+  assert.throws(() => gray.apply(fmnistLike, {}), { message: channelProblem(gray, 1, 'fashion-mnist')! });
+  // …and the planner finds the same problem from the dataset's name, before any cell runs.
+  const spec = parseExperiment({ name: 't', figure: 'table4', dataset: { name: 'fashion-mnist' }, defaults: { protect: { method: 'clean' } }, cells: [{ id: 'g', victim: { defense: 'grayscale' } }, { id: 'j', victim: { defense: 'jpeg' } }] }, 't.json');
+  const [g, j] = expandCells(spec);
+  assert.deepEqual(g!.problems, [`cells[0]: victim: ${channelProblem(gray, 1, 'fashion-mnist')}`]);
+  assert.deepEqual(j!.problems, []);
+  const rgb = expandCells(parseExperiment({ name: 't', figure: 'table4', dataset: { name: 'cifar10' }, defaults: { protect: { method: 'clean' } }, cells: [{ id: 'g', victim: { defense: 'grayscale' } }] }, 't.json'));
+  assert.deepEqual(rgb[0]!.problems, []);
 });

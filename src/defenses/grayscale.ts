@@ -3,12 +3,13 @@
 // PIL's fixed-point rounding, as torchvision's Grayscale on PIL images) and L is replicated to the 3 channels,
 // so the victim's architecture is unchanged. Images that are already single-channel are refused: the defense
 // would be a no-op.
-import type { DataDefense } from './types.js';
+import { channelProblem, type DataDefense } from './types.js';
 import type { ImageDataset } from '../data/dataset.js';
 
 export function toGrayscale(ds: ImageDataset): ImageDataset {
   const [c, h, w] = ds.shape;
-  if (c !== 3) throw new Error(`the grayscale defense needs 3-channel (RGB) images; ${ds.source} has ${c} channel${c === 1 ? ' (it is already grayscale)' : 's'}`);
+  const problem = channelProblem(grayscale, c, ds.source);
+  if (problem) throw new Error(problem);
   const n = ds.labels.length;
   const hw = h * w;
   const out = new Uint8Array(ds.images.length);
@@ -30,6 +31,7 @@ export const grayscale: DataDefense = {
   title: 'grayscale conversion of the training images, replicated to 3 channels (ISS)',
   cite: 'Liu, Zhao & Larson, "Image Shortcut Squeezing: Countering Perturbative Availability Poisons with Compression", ICML 2023',
   options: {},
+  channels: [3],
   apply(ds) {
     return toGrayscale(ds);
   },

@@ -5,13 +5,14 @@
 // sharp is asynchronous; to keep DataDefense.apply (and trainVictim) synchronous the work runs in a worker
 // thread and the caller blocks on Atomics.wait until it answers (jpeg-worker.ts). 1- and 3-channel images only.
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { DataDefense } from './types.js';
+import { channelProblem, type DataDefense } from './types.js';
 import type { ImageDataset } from '../data/dataset.js';
 
 /** Re-encodes every image as JPEG at `quality` (1–100); returns the decoded images (same shape). */
 export function jpegRoundTrip(ds: ImageDataset, quality: number, chromaSubsampling = '4:2:0'): ImageDataset {
   const [c, h, w] = ds.shape;
-  if (c !== 1 && c !== 3) throw new Error(`the jpeg defense needs 1- or 3-channel images; ${ds.source} has ${c} channels`);
+  const problem = channelProblem(jpeg, c, ds.source);
+  if (problem) throw new Error(problem);
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new Error(`JPEG quality must be an integer in 1..100, got ${quality}`);
   const n = ds.labels.length;
   const input = new SharedArrayBuffer(ds.images.length);
@@ -45,6 +46,7 @@ export function jpegRoundTrip(ds: ImageDataset, quality: number, chromaSubsampli
 
 export const jpeg: DataDefense = {
   kind: 'data',
+  channels: [1, 3],
   name: 'jpeg',
   title: 'JPEG compression of the training images (ISS)',
   cite: 'Liu, Zhao & Larson, "Image Shortcut Squeezing: Countering Perturbative Availability Poisons with Compression", ICML 2023',

@@ -14,8 +14,20 @@ export interface DataDefense {
   title: string;
   cite: string;
   options: Readonly<Record<string, OptionSpec>>;
+  /** The image channel counts the defense accepts (absent: any). Checked before any work is done, by
+   *  `channelProblem`, both when a run starts and when an experiment is planned. */
+  channels?: readonly number[];
   /** Returns a transformed copy of `ds` (same shape unless documented; the input is not modified). */
   apply(ds: ImageDataset, options: OptionValues): ImageDataset;
+}
+
+/** Why `defense` cannot run on images with `channels` channels (from `source`), or null when it can. */
+export function channelProblem(defense: DataDefense, channels: number, source: string): string | null {
+  const ok = defense.channels;
+  if (!ok || ok.includes(channels)) return null;
+  const want = `${ok.join('- or ')}-channel${ok.length === 1 && ok[0] === 3 ? ' (RGB)' : ''}`;
+  const note = channels === 1 && ok.every((c) => c === 3) ? ' (it is already grayscale)' : '';
+  return `the ${defense.name} defense needs ${want} images; ${source} has ${channels} channel${channels === 1 ? '' : 's'}${note}`;
 }
 
 export interface BatchTransform {

@@ -8,7 +8,8 @@ import { resolveOptions } from '../util/options.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { TRAIN_DEFAULTS } from '../game/train.js';
 import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
-import { ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
+import { DEFENSES, channelProblem } from '../defenses/index.js';
+import { DATASET_CHANNELS, ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
 const LATE_TRAIN_OPTIONS = ['resetEvery'];
@@ -233,9 +234,9 @@ export function expandCells(spec: ExperimentSpec): ResolvedCell[] {
     const protect = resolveProtect(r.protect, r.seed, `${r.where}: protect`, problems);
     const victim = resolveVictim(r.victim, `${r.where}: victim`, problems);
     // Found here rather than when the cell runs, hours into the experiment.
-    if (victim.defense === 'grayscale' && spec.dataset.name === 'fashion-mnist') {
-      problems.push(`${r.where}: victim: the grayscale defense needs 3-channel (RGB) images; fashion-mnist has 1 channel (it is already grayscale)`);
-    }
+    const defense = typeof victim.defense === 'string' && Object.prototype.hasOwnProperty.call(DEFENSES, victim.defense) ? DEFENSES[victim.defense] : undefined;
+    const problem = defense?.kind === 'data' ? channelProblem(defense, DATASET_CHANNELS[spec.dataset.name], spec.dataset.name) : null;
+    if (problem) problems.push(`${r.where}: victim: ${problem}`);
     const hashed: Record<string, unknown> = { ...protect };
     if (protect.train) {
       const { checkpointEvery: _ignored, ...train } = protect.train;

@@ -18,6 +18,8 @@ export type JsonObject = { [k: string]: Json };
 
 export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
+/** Image channels of each dataset, so that the planner can refuse a cell before anything runs. */
+export const DATASET_CHANNELS: Readonly<Record<DatasetName, number>> = { 'fashion-mnist': 1, cifar10: 3, cifar100: 3 };
 
 export interface DatasetSpec {
   name: DatasetName;

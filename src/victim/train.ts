@@ -19,7 +19,7 @@ import type { Module } from '../nn/module.js';
 import { SGD, MultiStepLR } from '../optim/index.js';
 import { silent, type EventSink } from '../util/events.js';
 import type { OptionValues } from '../util/options.js';
-import { resolveDefense, type BatchTransform } from '../defenses/index.js';
+import { channelProblem, resolveDefense, type BatchTransform } from '../defenses/index.js';
 import { AT_KINDS, pgdAtLoss, robustAccuracy, tradesLoss, type AtKind, type AtLossOptions } from './at.js';
 
 export interface VictimOptions {
@@ -151,6 +151,8 @@ export function trainVictim(train: ImageDataset, test: ImageDataset, opts: Parti
   validateVictimOptions(o);
   const def = resolveDefense(o.defense, o.defenseOptions);
   if (def?.defense.kind === 'data') {
+    const problem = channelProblem(def.defense, train.shape[0], train.source);
+    if (problem) throw new Error(problem);
     onEvent({ type: 'log', level: 'info', message: `applying defense '${def.defense.name}' to ${train.labels.length} training images` });
     train = def.defense.apply(train, def.options);
   }
