@@ -1,4 +1,5 @@
 // npm run bench:gue [-- --json] [-- --seconds S] [-- --rounds R] [-- --settings a,b] [-- --steps N] [-- --warmup W] [-- --batch B]
+//                   [-- --device cpu|cuda|cuda:N]  (both stacks on that device; the default is cpu)
 // ONE GUE outer step (BOME with the dynamic barrier, T = 10 inner Adam steps, ε = 8/255) in our TypeScript
 // stack (src/game/bome.ts GameSolver) and in PyTorch (bench/gue_torch.py, the authors' algorithm written from
 // the reference notes §2), in three settings (batch per setting unless --batch is given):
@@ -62,6 +63,7 @@ function worker(): void {
   const minSteps = Number(arg('steps', '2'));
   const warmup = Number(arg('warmup', '1'));
   const T = Number(arg('inner', '10'));
+  const device = arg('device', 'cpu');
   const out: Record<string, number | string> = {};
   for (const name of arg('settings', Object.keys(SETTINGS).join(',')).split(',')) {
     const s = SETTINGS[name];
@@ -75,9 +77,9 @@ function worker(): void {
       const spec = { inChannels: s.c, numClasses: 10, imageSize: s.size, generator: g };
       const clf = buildClassifier(s.surrogate, spec);
       const scratch = buildClassifier(s.surrogate, spec);
-      for (const m of [gen, clf, scratch]) m.to({ memoryFormat: 'channelsLast' });
-      const x: Tensor = scope(() => rand([B, s.c, s.size, s.size], { generator: g }).contiguous('channelsLast')).keep();
-      const y: Tensor = randint(0, 10, [B], { generator: g }).keep();
+      for (const m of [gen, clf, scratch]) m.to({ device, memoryFormat: 'channelsLast' });
+      const x: Tensor = scope(() => rand([B, s.c, s.size, s.size], { generator: g }).to({ device }).contiguous('channelsLast')).keep();
+      const y: Tensor = scope(() => randint(0, 10, [B], { generator: g }).to({ device })).keep();
       const solver = new GameSolver(gen, clf, scratch, { innerSteps: T, path });
       let lambda = Number.NaN;
       const r = timeSteps(() => { lambda = scope(() => solver.step(x, y)).lambda; }, seconds, minSteps, warmup);
@@ -101,6 +103,11 @@ function main(): void {
   const steps = arg('steps', '2');
   const warmup = arg('warmup', '1');
   const batchArg = process.argv.includes('--batch') ? arg('batch', '') : null;
+  const device = arg('device', 'cpu');
+  if (!/^(cpu|cuda(:\d+)?)$/.test(device)) {
+    process.stderr.write(`bench:gue: --device must be cpu, cuda or cuda:N; got '${device}'\n`);
+    process.exit(2);
+  }
   const batchOf = (s: string) => Number(batchArg ?? SETTINGS[s]!.batch);
   const rounds = Number(arg('rounds', '1'));
   const settings = arg('settings', Object.keys(SETTINGS).join(',')).split(',');
@@ -116,7 +123,7 @@ function main(): void {
   }
   const self = fileURLToPath(import.meta.url);
   const py = join(ROOT, 'bench', 'gue_torch.py');
-  const common = (s: string) => ['--seconds', seconds, '--steps', steps, '--warmup', warmup, '--batch', String(batchOf(s))];
+  const common = (s: string) => ['--seconds', seconds, '--steps', steps, '--warmup', warmup, '--batch', String(batchOf(s)), '--device', device];
   const ours: Record<string, Record<string, number | string>[]> = {};
   const theirs: Record<string, Record<string, number | string>[]> = {};
   const log = (m: string) => process.stderr.write(`[bench:gue] ${m}\n`);
@@ -151,15 +158,15 @@ function main(): void {
   const o0 = Object.values(ours)[0]?.[0];
   const t0 = Object.values(theirs)[0]?.[0];
   if (!json) {
-    process.stdout.write(`bench:gue  one outer step, T = 10, batch ${settings.map((s) => `${s} ${batchOf(s)}`).join(', ')}, ${o0?.threads} threads, `
+    process.stdout.write(`bench:gue  one outer step on ${device}, T = 10, batch ${settings.map((s) => `${s} ${batchOf(s)}`).join(', ')}, ${o0?.threads} threads, `
       + `libtorch ${o0?.torch} vs PyTorch ${t0?.torch}, best of ${rounds} round(s)\n`);
     process.stdout.write(table(rows) + '\n');
     process.stdout.write('images/s (seconds per outer step), higher is better. "ratio exact": ours on the authors\' algorithm '
       + '(path exact) / PyTorch;\n"ratio fast": ours with one generator forward per outer step (path fast) / the same PyTorch number.\n');
   } else {
-    process.stdout.write(JSON.stringify({ bench: 'gue', ours, pytorch: theirs }) + '\n');
+    process.stdout.write(JSON.stringify({ bench: 'gue', device, ours, pytorch: theirs }) + '\n');
   }
-  process.stdout.write(JSON.stringify({ bench: 'gue', ratios, fast }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'gue', device, ratios, fast }) + '\n');
 }
 
 if (process.argv.includes('--worker')) worker();

@@ -200,7 +200,10 @@ def main():
     ap.add_argument('--inner', type=int, default=10, help='inner Adam steps T')
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--settings', default=','.join(SETTINGS))
+    ap.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     out = {}
@@ -209,9 +212,9 @@ def main():
             sys.exit(f'unknown setting {name!r}; available: {", ".join(SETTINGS)}')
         s = SETTINGS[name]
         B = a.batch
-        x = torch.rand(B, s['c'], s['size'], s['size'])
-        y = torch.randint(0, 10, (B,))
-        solver = AuthorsStep(UNet(cin=s['c'], width=s['width']), s['clf'](), T=a.inner)
+        x = torch.rand(B, s['c'], s['size'], s['size']).to(dev)
+        y = torch.randint(0, 10, (B,)).to(dev)
+        solver = AuthorsStep(UNet(cin=s['c'], width=s['width']).to(dev), s['clf']().to(dev), T=a.inner)
         m = solver.step(x, y)
         # Sanity check on the first step: the barrier multiplier is finite and non-negative.
         if not (math.isfinite(m['lambda']) and m['lambda'] >= 0):
@@ -219,9 +222,11 @@ def main():
         out[f'{name}_lambda'] = m['lambda']
         for _ in range(max(0, a.warmup - 1)):
             solver.step(x, y)
+        sync()
         n, t0 = 0, time.perf_counter()
         while True:
             solver.step(x, y); n += 1
+            sync()
             dt = time.perf_counter() - t0
             if dt >= a.seconds and n >= a.steps:
                 break
@@ -232,6 +237,7 @@ def main():
     out['rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out['threads'] = torch.get_num_threads()
     out['torch'] = torch.__version__
+    out['device'] = str(dev)
     print(json.dumps(out))
 
 
