@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,24 @@ test('help for every command', () => {
     const r = gue([c, '--help']);
     assert.equal(r.code, 0, c);
     assert.match(r.out, /Usage: gue /);
+  }
+});
+
+test('train --resume of a run with proxy victims needs no --proxy-every again', { skip: !existsSync('/usr/share/datasets/fashion-mnist') }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-cli-proxy-'));
+  try {
+    const run = join(dir, 'run');
+    const base = ['--train-size', '256', '--epochs', '1', '--batch-size', '128', '--inner-steps', '1', '--path', 'fast', '--json'];
+    let r = gue(['train', '--out', run, ...base, '--max-steps', '1', '--proxy-every', '1', '--proxy-train-size', '128', '--proxy-epochs', '1']);
+    assert.equal(r.code, 0, r.err);
+    // Before the fix this failed: 'proxy victims (proxyEvery > 0) need the clean test set'.
+    r = gue(['train', '--out', run, '--resume', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).steps, 2);
+    const steps = readFileSync(join(run, 'proxy.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number }).map((x) => x.step);
+    assert.ok(steps.includes(1) && steps.includes(2), `proxy rows for steps 1 and 2: ${JSON.stringify(steps)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -74,11 +74,14 @@ export const trainCommand: Command = {
     if (!dir) throw new UsageError('--out <run-dir> is required (the run folder)');
     const resume = flags.resume === true;
     // On resume the dataset flags default to the run's own (options.json), so the same data is used.
+    // The run's proxy victims (options.proxyEvery) need the clean test set on resume too.
+    let prevProxyEvery = 0;
     if (resume && existsSync(join(dir, 'options.json'))) {
-      const prev = JSON.parse(readFileSync(join(dir, 'options.json'), 'utf8')) as { data?: Record<string, unknown> | null };
+      const prev = JSON.parse(readFileSync(join(dir, 'options.json'), 'utf8')) as { data?: Record<string, unknown> | null; options?: { proxyEvery?: unknown } };
       for (const k of ['dataset', 'data-dir', 'train-size']) {
         if (!given.has(k) && prev.data && prev.data[k] !== undefined && prev.data[k] !== null) flags[k] = prev.data[k] as string | number;
       }
+      if (typeof prev.options?.proxyEvery === 'number') prevProxyEvery = prev.options.proxyEvery;
     }
     const train = loadSplit(flags, 'train');
     const opts = {
@@ -106,7 +109,8 @@ export const trainCommand: Command = {
     }
     // On resume only explicitly given flags are compared with the run's options.
     const effective = resume ? Object.fromEntries(Object.entries(opts).filter(([k]) => given.has(FLAG_OF[k] ?? k) || ['maxSteps', 'checkpointEvery', 'device'].includes(k))) : opts;
-    const proxyTest = opts.proxyEvery > 0 ? loadSplit(flags, 'test') : undefined;
+    const proxyEvery = resume && !given.has('proxy-every') ? prevProxyEvery : opts.proxyEvery;
+    const proxyTest = proxyEvery > 0 ? loadSplit(flags, 'test') : undefined;
     const dataSpec = { dataset: flags.dataset, 'data-dir': flags['data-dir'] ?? null, 'train-size': flags['train-size'] };
     const r = trainGenerator(train, effective, dir, resume, out.sink, dataSpec, proxyTest);
     out.result(
