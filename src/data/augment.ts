@@ -26,7 +26,7 @@ export function randomHorizontalFlip(x: Tensor, gen: Generator, p = 0.5): Tensor
   return noGrad(() =>
     scope(() => {
       const n = x.shape[0]!;
-      const mask = rand([n], { generator: gen }).lt(p).reshape([n, 1, 1, 1]);
+      const mask = rand([n], { generator: gen }).lt(p).reshape([n, 1, 1, 1]).to({ device: x.device });
       return where(mask, x.flip(3), x);
     }),
   );

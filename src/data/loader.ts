@@ -24,13 +24,18 @@ export class TensorDataset {
     const lab = BigInt64Array.from(ds.labels, (v) => BigInt(v));
     this.labels = keep(tensor(lab, { shape: [this.size], dtype: 'int64', device }));
   }
-  /** Float batch for the given int64 index tensor (not tracked by autograd). */
+  /** Float batch for the given int64 index tensor (not tracked by autograd). The index may live on another
+   *  device than the data (index batches are made on the CPU); the batch is on the data's device and `index`
+   *  is returned as given. */
   batch(index: Tensor): Batch {
     return noGrad(() => {
-      const u8 = this.images.indexSelect(0, index);
+      const idx = index.device === this.images.device ? index : index.to({ device: this.images.device });
+      const u8 = this.images.indexSelect(0, idx);
       const x = u8.to('float32').div_(255);
       u8.dispose();
-      return { x, y: this.labels.indexSelect(0, index), index };
+      const y = this.labels.indexSelect(0, idx);
+      if (idx !== index) idx.dispose();
+      return { x, y, index };
     });
   }
   dispose(): void {
