@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  F, Generator, bernoulli, full, manualSeed, ones, rand, randint, randn, randperm, randLike, scope, tensor, zeros,
+  F, Generator, bernoulli, engineInfo, full, manualSeed, ones, rand, randint, randn, randperm, randLike, scope, tensor, zeros,
 } from '../src/engine/index.js';
 
 const draw = (g?: Generator): number[][] =>
@@ -92,6 +92,16 @@ describe('explicit Generator', () => {
     const h = new Generator(1);
     h.setState(state);
     assert.deepEqual(draw(h), first);
+    state.dispose();
+  });
+  test('setState takes a state that a checkpoint loaded onto CUDA', { skip: !engineInfo().cuda && 'no CUDA device' }, () => {
+    const g = new Generator(7);
+    const state = g.getState();
+    const onGpu = state.to({ device: 'cuda' });
+    const first = draw(g);
+    g.setState(onGpu);
+    assert.deepEqual(draw(g), first);
+    onGpu.dispose();
     state.dispose();
   });
   test('manualSeed() on a generator restarts it; seed getter tracks it', () => {

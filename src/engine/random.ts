@@ -24,8 +24,19 @@ export class Generator {
   getState(): Tensor {
     return Tensor.wrap(native().generatorGetState(this.handle));
   }
+  /** Restores a state from getState(). The state may have been loaded onto another device (a checkpoint read
+   *  with { device: 'cuda' }); the generator's state is a CPU byte tensor, so it is copied back first. */
   setState(state: Tensor): void {
-    native().generatorSetState(this.handle, state.handle);
+    if (state.device === 'cpu') {
+      native().generatorSetState(this.handle, state.handle);
+      return;
+    }
+    const cpu = state.to({ device: 'cpu' });
+    try {
+      native().generatorSetState(this.handle, cpu.handle);
+    } finally {
+      cpu.dispose();
+    }
   }
   /** A uniform integer in [0, n) drawn from this generator (for JS-side shuffles and choices). */
   randint(n: number): number {
