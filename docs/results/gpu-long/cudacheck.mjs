@@ -1,8 +1,9 @@
+// Ran on the lent H200 as .dev/cudacheck.mjs (2026-11-30; output in device-log.txt). Run: node docs/results/gpu-long/cudacheck.mjs (needs a CUDA build).
 // CPU vs CUDA: the same GUE outer steps (same weights, same batch) on both devices; prints the per-step metrics
 // and the largest parameter difference afterwards.
-import { Generator, manualSeed, rand, randint, scope, engineInfo } from '../dist/src/engine/index.js';
-import { UNet, buildClassifier } from '../dist/src/nn/models/index.js';
-import { GameSolver } from '../dist/src/game/index.js';
+import { Generator, manualSeed, rand, randint, scope, engineInfo } from '../../../dist/src/engine/index.js';
+import { UNet, buildClassifier } from '../../../dist/src/nn/models/index.js';
+import { GameSolver } from '../../../dist/src/game/index.js';
 console.log(JSON.stringify(engineInfo()));
 function run(device, path) {
   manualSeed(0);
