@@ -1,28 +1,9 @@
 #!/bin/bash
 # Device check for gue's CUDA path. Runs in the repo root of the device machine; results under $OUT
 # (log.txt: everything; L/: full logs, tarred into $OUT/long.tar at the end with the long run).
-set -u
-exec > >(tee -a $OUT/log.txt) 2>&1
-T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
-BUDGET=${BUDGET:-540}
-left() { echo $(( T0 + BUDGET - $(date +%s) )); }
-L=/tmp/L; mkdir -p $L
-K=/tmp/kit; mkdir -p $K/bin
-xz -dc .dev/node.xz > $K/bin/node && chmod +x $K/bin/node; export PATH=$K/bin:$PATH
-tar -xJf .dev/dist.tar.xz
-mkdir -p node_modules && cp -r .dev/nm/* node_modules/
-el "node $(node -v) cores $(nproc)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-export LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')
-python3 -c 'import torch;print("torch",torch.__version__,"cuda",torch.version.cuda,torch.cuda.is_available(),"cxx11abi",torch.compiled_with_cxx11_abi())'
-FL="node scripts/find-libtorch.mjs"
-mkdir -p native/build/Release
-build() { g++ -std=$1 -O2 -fPIC -shared -fexceptions -frtti -Wno-deprecated-declarations -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION \
-  -I.dev/nodeinc -Inode_modules/node-addon-api $($FL include | tr ' ' '\n' | sed 's/^/-I/') $($FL cflags) \
-  native/src/binding.cc -o native/build/Release/gue_native.node $($FL ldflags) $($FL libs) > $L/build-$1.log 2>&1; }
-build c++17; rc=$?; el "build c++17 rc=$rc"; tail -5 $L/build-c++17.log
-if [ $rc -ne 0 ]; then build c++20; el "build c++20 rc=$?"; tail -5 $L/build-c++20.log; fi
+source "$(dirname "$0")/setup.sh"
 node bin/gue.js info 2>&1
-timeout 100 node .dev/cudacheck.mjs 2>&1; el "cudacheck done"
+timeout 100 node docs/results/gpu-long/cudacheck.mjs 2>&1; el "cudacheck done"
 GUE_NUM_THREADS=8 timeout 150 node --test --test-concurrency=4 dist/test/nn.test.js dist/test/engine-errors.test.js dist/test/engine-dtype.test.js dist/test/game.test.js > $L/tests.log 2>&1
 el "tests rc=$?"; grep -E "^# (tests|pass|fail|skipped)|^not ok|round trip|cuda" $L/tests.log | head -20
 GUE_BENCH_PYTHON=$(command -v python3) timeout 120 node dist/bench/gue.js --device cuda --seconds 4 --settings fmnist_smallcnn,cifar_resnet18_w64 > $L/bench.txt 2>&1

@@ -1,21 +1,6 @@
 #!/bin/bash
 # Second device run: the long GUE run on CUDA in the background, CLI smoke tests on CUDA beside it.
-set -u
-exec > >(tee -a $OUT/log.txt) 2>&1
-T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
-BUDGET=${BUDGET:-560}
-left() { echo $(( T0 + BUDGET - $(date +%s) )); }
-L=/tmp/L; mkdir -p $L
-K=/tmp/kit; mkdir -p $K/bin
-xz -dc .dev/node.xz > $K/bin/node && chmod +x $K/bin/node; export PATH=$K/bin:$PATH
-tar -xJf .dev/dist.tar.xz
-mkdir -p node_modules && cp -r .dev/nm/* node_modules/
-export LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')
-FL="node scripts/find-libtorch.mjs"; mkdir -p native/build/Release
-g++ -std=c++17 -O2 -fPIC -shared -fexceptions -frtti -Wno-deprecated-declarations -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION \
-  -I.dev/nodeinc -Inode_modules/node-addon-api $($FL include | tr ' ' '\n' | sed 's/^/-I/') $($FL cflags) \
-  native/src/binding.cc -o native/build/Release/gue_native.node $($FL ldflags) $($FL libs) > $L/build.log 2>&1
-el "build rc=$?"
+source "$(dirname "$0")/setup.sh"
 D="--data-dir .dev/fm"
 RESERVE=75
 # --- long run (background): cpu/table1's GUE setting, 250 epochs of 40 steps, proxy victim every 1000 steps
