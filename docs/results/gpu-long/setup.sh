@@ -1,10 +1,11 @@
 #!/bin/bash
 # Shared set-up of the device runs (sourced by device-run{1,2,3}.sh; factored out of them after the runs: runs 2
 # and 3 had the same commands without the version lines and the C++20 fallback, which run 1 did not need).
-# The machine has CUDA, PyTorch and g++ but no Node: the repo's .dev/ (git-ignored, carried) held an xz'd Node 20 binary, the compiled dist/, node-addon-api's headers, the four N-API headers, stubs for the three
-# npm packages the CLI imports but these runs never use (yaml, linkedom, @observablehq/plot), and the first 10k
-# Fashion-MNIST training images plus the test set. The binding is built with g++ directly (no node-gyp there)
-# against PyTorch's torch folder (LIBTORCH), as scripts/find-libtorch.mjs describes it.
+# The machine has CUDA, PyTorch and g++ but no Node: the repo's .dev/ (git-ignored, carried) held an xz'd Node 20
+# binary, the compiled dist/, node-addon-api's headers, the four N-API headers, stubs for the three npm packages the
+# CLI imports but these runs never use (yaml, linkedom, @observablehq/plot), and the first 10k Fashion-MNIST training
+# images plus the test set. The binding is built with g++ directly (no node-gyp there) against PyTorch's torch folder
+# (LIBTORCH), as scripts/find-libtorch.mjs describes it.
 set -u
 exec > >(tee -a $OUT/log.txt) 2>&1
 T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
