@@ -206,4 +206,11 @@ test('channel rule: a data defense declares the channels it takes; the run and t
   assert.deepEqual(j!.problems, []);
   const rgb = expandCells(parseExperiment({ name: 't', figure: 'table4', dataset: { name: 'cifar10' }, defaults: { protect: { method: 'clean' } }, cells: [{ id: 'g', victim: { defense: 'grayscale' } }] }, 't.json'));
   assert.deepEqual(rgb[0]!.problems, []);
+  // A misspelt defense or a bad option is found when the experiment is planned, not when the cell's victim starts.
+  const bad = expandCells(parseExperiment({ name: 't', figure: 'table4', dataset: { name: 'cifar10' }, defaults: { protect: { method: 'clean' } }, cells: [{ id: 'n', victim: { defense: 'jpg' } }, { id: 'q', victim: { defense: 'jpeg', defenseOptions: { quality: 101 } } }, { id: 'ok', victim: { defense: 'jpeg', defenseOptions: { quality: 10 } } }] }, 't.json'));
+  assert.equal(bad[0]!.problems.length, 1);
+  assert.match(bad[0]!.problems[0]!, /^cells\[0\]: victim: unknown defense 'jpg'; available: none, mixup/);
+  assert.equal(bad[1]!.problems.length, 1);
+  assert.match(bad[1]!.problems[0]!, /^cells\[1\]: victim: .*quality/);
+  assert.deepEqual(bad[2]!.problems, []);
 });

@@ -8,7 +8,7 @@ import { resolveOptions } from '../util/options.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { TRAIN_DEFAULTS } from '../game/train.js';
 import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
-import { DEFENSES, channelProblem } from '../defenses/index.js';
+import { channelProblem, resolveDefense } from '../defenses/index.js';
 import { DATASET_CHANNELS, ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
@@ -234,8 +234,14 @@ export function expandCells(spec: ExperimentSpec): ResolvedCell[] {
     const protect = resolveProtect(r.protect, r.seed, `${r.where}: protect`, problems);
     const victim = resolveVictim(r.victim, `${r.where}: victim`, problems);
     // Found here rather than when the cell runs, hours into the experiment.
-    const defense = typeof victim.defense === 'string' && Object.prototype.hasOwnProperty.call(DEFENSES, victim.defense) ? DEFENSES[victim.defense] : undefined;
-    const problem = defense?.kind === 'data' ? channelProblem(defense, DATASET_CHANNELS[spec.dataset.name], spec.dataset.name) : null;
+    // The defense's name and options, and whether it can run on this dataset's images.
+    let def: ReturnType<typeof resolveDefense> = null;
+    try {
+      def = resolveDefense(String(victim.defense ?? 'none'), isObject(victim.defenseOptions) ? victim.defenseOptions : {});
+    } catch (e) {
+      problems.push(`${r.where}: victim: ${(e as Error).message}`);
+    }
+    const problem = def?.defense.kind === 'data' ? channelProblem(def.defense, DATASET_CHANNELS[spec.dataset.name], spec.dataset.name) : null;
     if (problem) problems.push(`${r.where}: victim: ${problem}`);
     const hashed: Record<string, unknown> = { ...protect };
     if (protect.train) {
