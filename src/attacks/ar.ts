@@ -97,7 +97,7 @@ function prepareAr(ctx: AttackContext, o: OptionValues): PreparedAttack {
     keep(
       scope(() => {
         const d = scaleToBudget(tensor(all, { shape: [n, c, h, w] }), ctx.eps, ctx.norm);
-        return ctx.device === 'cpu' ? d : d.to({ device: ctx.device });
+        return d.onDevice(ctx.device);
       }),
     ),
   );

@@ -67,7 +67,7 @@ function prepareLsp(ctx: AttackContext, o: OptionValues): PreparedAttack {
         const grid = feats.reshape([n, c, gh, 1, gw, 1]).expand([n, c, gh, p, gw, p]).reshape([n, c, gh * p, gw * p]);
         const img = grid.narrow(2, 0, h).narrow(3, 0, w);
         const d = scaleToBudget(img.contiguous(), ctx.eps, ctx.norm);
-        return ctx.device === 'cpu' ? d : d.to({ device: ctx.device });
+        return d.onDevice(ctx.device);
       }),
     ),
   );

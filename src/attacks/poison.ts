@@ -51,7 +51,7 @@ export function generatorPerturbation(gen: { forward(x: Tensor): Tensor }, eps: 
 
 /** Per-sample perturbations stored in a table [N, C, H, W]: δ is looked up by dataset index. */
 export function storedPerturbation(table: Tensor): PerturbFn {
-  return (_x, index) => table.indexSelect(0, index.device === table.device ? index : index.to({ device: table.device }));
+  return (_x, index) => table.indexSelect(0, index.onDevice(table.device));
 }
 
 /** Applies δ from `perturb` to every image, projects to the budget, quantizes, and checks the bound. Returns a new dataset. */

@@ -28,7 +28,7 @@ export const randomNoise: Attack = {
           } else {
             d = rand([n, c, h, w], { generator: g }).mul(2 * ctx.eps).sub(ctx.eps);
           }
-          return ctx.device === 'cpu' ? d : d.to({ device: ctx.device });
+          return d.onDevice(ctx.device);
         }),
       ),
     );

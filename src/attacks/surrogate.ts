@@ -124,7 +124,7 @@ export class DeltaTable {
   }
   /** Rows for a batch (a new tensor). */
   rows(index: Tensor): Tensor {
-    return this.t.indexSelect(0, index.device === this.t.device ? index : index.to({ device: this.t.device }));
+    return this.t.indexSelect(0, index.onDevice(this.t.device));
   }
   /** Overwrites rows [start, start + values.shape[0]). */
   setRange(start: number, values: Tensor): void {

@@ -29,7 +29,7 @@ export class TensorDataset {
    *  is returned as given. */
   batch(index: Tensor): Batch {
     return noGrad(() => {
-      const idx = index.device === this.images.device ? index : index.to({ device: this.images.device });
+      const idx = index.onDevice(this.images.device);
       const u8 = this.images.indexSelect(0, idx);
       const x = u8.to('float32').div_(255);
       u8.dispose();

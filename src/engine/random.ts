@@ -27,15 +27,11 @@ export class Generator {
   /** Restores a state from getState(). The state may have been loaded onto another device (a checkpoint read
    *  with { device: 'cuda' }); the generator's state is a CPU byte tensor, so it is copied back first. */
   setState(state: Tensor): void {
-    if (state.device === 'cpu') {
-      native().generatorSetState(this.handle, state.handle);
-      return;
-    }
-    const cpu = state.to({ device: 'cpu' });
+    const cpu = state.onDevice('cpu');
     try {
       native().generatorSetState(this.handle, cpu.handle);
     } finally {
-      cpu.dispose();
+      if (cpu !== state) cpu.dispose();
     }
   }
   /** A uniform integer in [0, n) drawn from this generator (for JS-side shuffles and choices). */

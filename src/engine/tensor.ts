@@ -145,6 +145,10 @@ export class Tensor {
   cpu(): Tensor {
     return this.to({ device: 'cpu' });
   }
+  /** This tensor itself when it is on `device`, else a copy there (the caller frees a copy: `t !== this`). */
+  onDevice(device: string): Tensor {
+    return this.device === device ? this : this.to({ device });
+  }
   contiguous(memoryFormat: 'contiguous' | 'channelsLast' = 'contiguous'): Tensor {
     return Tensor.wrap(native().contiguous(this.handle, memoryFormat === 'channelsLast'));
   }
