@@ -25,6 +25,8 @@ test('usage errors: unknown command, unknown flag, bad values, missing required 
     [['demo', '--gen-steps', '1.5'], /--gen-steps must be an integer/],
     [['demo', '--train-size', '3'], /--train-size must be at least 256/],
     [['train', '--payoff', 'nope'], /--payoff must be one of surrogate, ce, ce-clip/],
+    [['train', '--gen-grad', 'w'], /--gen-grad must be one of q, g/],
+    [['train', '--cls-grad', 'sgd'], /--cls-grad must be one of bome, erm/],
     [['evaluate'], /exactly one of --data/],
     [['evaluate', '--clean', '--data', 'x'], /exactly one of --data/],
     [['poison', '--out', 'x'], /--generator is required/],
@@ -111,6 +113,9 @@ test('train → poison → evaluate on a Fashion-MNIST subset, and demo --json',
     r = gue(['train', '--out', run, '--resume', '--json', '--inner-steps', '3']);
     assert.equal(r.code, 1, 'changing T on resume is refused');
     assert.match(r.err, /different innerSteps/);
+    r = gue(['train', '--out', run, '--resume', '--json', '--gen-grad', 'g']);
+    assert.equal(r.code, 1, 'changing the generator direction on resume is refused');
+    assert.match(r.err, /different genGrad/);
     r = gue(['train', '--out', run, '--resume', '--json']);
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).steps, 4);

@@ -63,6 +63,7 @@ test('problems in cell options are listed before any work, naming the cell and t
       { protect: { method: 'gue', eps: 0.03 } },
       { protect: { method: 'gue', lowerLos: 'trades' } },
       { victim: { defense: 'grayscale' } },
+      { protect: { method: 'gue', genGrad: 'w' } },
     ],
   }, 'x.yaml');
   const cells = expandCells(spec);
@@ -78,6 +79,7 @@ test('problems in cell options are listed before any work, naming the cell and t
     /cells\[8\]: protect\.eps is set by the runner/,
     /cells\[9\]: protect: 'lowerLos' is not an option of this build's trainGenerator/,
     /cells\[10\]: victim: the grayscale defense needs 3-channel \(RGB\) images; fashion-mnist has 1 channel/,
+    /cells\[11\]: protect\.genGrad must be one of q, g; got "w"/,
   ];
   expected.forEach((re, i) => assert.ok(cells[i]!.problems.some((p) => re.test(p)), `cell ${i}: ${cells[i]!.problems.join(' | ')}`));
   // A neutral value of an option this build does not know is harmless (a defense 'none').
@@ -123,6 +125,12 @@ test('grid expansion: cartesian product in axis order, defaults merged, ids from
   assert.equal(withReset(0).protectHash, withReset().protectHash);
   assert.notEqual(withReset(5).protectHash, withReset().protectHash);
   assert.equal(withReset(5).protect.train!.resetEvery, 5);
+  const withDir = (extra: Record<string, string>) => expandCells(parseExperiment({
+    ...base(), defaults: { protect: { method: 'gue', eps255: 8, epochs: 2, ...extra } }, grid: { 'protect.fraction': [1] },
+  }, 'x.yaml'))[0]!;
+  assert.equal(withDir({ genGrad: 'q', clsGrad: 'bome' }).protectHash, withReset().protectHash, 'the authors\' directions keep the old hash');
+  assert.notEqual(withDir({ genGrad: 'g' }).protectHash, withReset().protectHash);
+  assert.notEqual(withDir({ clsGrad: 'erm' }).protectHash, withDir({ genGrad: 'g' }).protectHash);
   assert.ok(matchGlob('fraction-0.2__*', cells[2]!.id));
   assert.ok(!matchGlob('fraction-1__*', cells[2]!.id));
   assert.equal(stableJson({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}');

@@ -59,7 +59,8 @@ class TinyClf extends Module {
   }
 }
 
-test('one solver step equals an independent computation of the BOME update', () => {
+for (const [genGrad, clsGrad] of [['q', 'bome'], ['g', 'bome'], ['q', 'erm'], ['g', 'erm']] as const) {
+test(`one solver step equals an independent computation of the BOME update (genGrad ${genGrad}, clsGrad ${clsGrad})`, () => {
   const g = new Generator(7);
   const T = 3, eta = 1.5, lrCls = 0.05, lrGen = 0.2, lrInner = 0.01, eps = 16 / 255;
   const gen = new TinyGen(g).to({ dtype: 'float64' });
@@ -92,24 +93,36 @@ test('one solver step equals an independent computation of the BOME update', () 
     const f = surrogatePayoff(Fc(th, x), y);
     const a = grad(f, th) as Tensor[];
     const q = F.crossEntropy(Fc(th, P(w, x)), y).sub(F.crossEntropy(Fc(tt, P(w, x)), y));
+    // genGrad 'g': the generator's direction is ∇_w g(w, θ) alone (λ still from ∇q).
+    const gw = grad(F.crossEntropy(Fc(th, P(w, x)), y), w) as Tensor[];
     const b = grad(q, [...w, ...th]) as Tensor[];
     const nsq = b.reduce((s, t) => s + t.square().sum().item(), 0);
     const dot = a.reduce((s, t, i) => s + t.mul(b[2 + i]!).sum().item(), 0);
     const lam = Math.max(0, (eta * nsq - dot) / (nsq + 1e-8));
     return {
       lam,
-      w: w0.map((t, i) => t.sub(b[i]!.mul(lam * lrGen))),
-      th: th0.map((t, i) => t.sub(a[i]!.add(b[2 + i]!.mul(lam)).mul(lrCls))),
+      w: w0.map((t, i) => t.sub((genGrad === 'q' ? b[i]! : gw[i]!).mul(lam * lrGen))),
+      th: th0.map((t, i) => t.sub((clsGrad === 'bome' ? a[i]!.add(b[2 + i]!.mul(lam)) : b[2 + i]!).mul(lrCls))),
+      gwDiffers: gw.some((t, i) => t.sub(b[i]!).abs().max().item() > 1e-6),
     };
   });
 
-  const solver = new GameSolver(gen, clf, scratch, { eps, innerSteps: T, eta, lrCls, lrGen, lrInner });
+  const solver = new GameSolver(gen, clf, scratch, { eps, innerSteps: T, eta, lrCls, lrGen, lrInner, genGrad, clsGrad });
   const m = solver.step(x, y);
   close(m.lambda, expected.lam, 1e-9, 'λ');
   gen.parameters().forEach((p, i) => assert.ok(p.sub(expected.w[i]!).abs().max().item() < 1e-10, `generator parameter ${i}`));
   clf.parameters().forEach((p, i) => assert.ok(p.sub(expected.th[i]!).abs().max().item() < 1e-10, `classifier parameter ${i}`));
   assert.ok(expected.lam > 0, 'the case exercises a positive λ');
+  assert.ok(expected.gwDiffers, 'the case tells ∇_w g from ∇_w q');
   solver.dispose();
+});
+}
+
+test('the solver refuses unknown generator and classifier directions', () => {
+  const g = new Generator(1);
+  const [gen, clf, scratch] = [new TinyGen(g), new TinyClf(g), new TinyClf(g)];
+  assert.throws(() => new GameSolver(gen, clf, scratch, { genGrad: 'x' as never }), /genGrad must be one of q, g/);
+  assert.throws(() => new GameSolver(gen, clf, scratch, { clsGrad: 'x' as never }), /clsGrad must be one of bome, erm/);
 });
 
 function twin<M extends Module>(make: () => M): [M, M] {

@@ -2,7 +2,7 @@
 import type { FlagSpec, FlagValues } from './args.js';
 import { UsageError } from './args.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadIdxDataset, loadDataset, isStoredDataset, type ImageDataset } from '../data/index.js';
-import { PAYOFFS, LOWER_LOSSES, type GameOptions } from '../game/index.js';
+import { PAYOFFS, LOWER_LOSSES, GEN_GRADS, CLS_GRADS, type GameOptions } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { AT_KINDS, VICTIM_DEFAULTS, scaledMilestones, type AtKind, type VictimOptions } from '../victim/index.js';
 import { DEFENSES, resolveDefense } from '../defenses/index.js';
@@ -74,6 +74,8 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   'at-eps': { type: 'number', description: 'GUE-AT radius ε_a in 1/255 units (authors 4)', default: 4, min: 0.01, max: 255 },
   'at-steps': { type: 'int', description: 'GUE-AT PGD steps (step ε_a/4)', default: 10, min: 1 },
   'trades-beta': { type: 'number', description: 'TRADES β in the game (authors 1)', default: 1, min: 0 },
+  'gen-grad': { type: 'string', description: "generator direction: 'q' = λ∇w q (BOME, the authors) or 'g' = λ∇w g(w,θ), the value-function term dropped (ours; docs/study.md)", default: 'q', choices: GEN_GRADS },
+  'cls-grad': { type: 'string', description: "classifier direction: 'bome' = ∇θ f + λ∇θ q (the authors) or 'erm' = ∇θ g, a victim's step on the protected batch (ours; docs/study.md)", default: 'bome', choices: CLS_GRADS },
   'gen-milestones': { type: 'list', description: "epochs at which the generator lr ×0.1 (comma list; 'none')" },
   'cls-milestones': { type: 'list', description: "epochs at which the classifier lr ×0.1 (comma list; 'none')" },
 };
@@ -95,6 +97,8 @@ export function gameOptions(flags: FlagValues): Partial<GameOptions> {
     atEps: (flags['at-eps'] as number) / 255,
     atSteps: flags['at-steps'] as number,
     tradesBeta: flags['trades-beta'] as number,
+    genGrad: flags['gen-grad'] as GameOptions['genGrad'],
+    clsGrad: flags['cls-grad'] as GameOptions['clsGrad'],
   };
 }
 

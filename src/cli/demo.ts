@@ -120,7 +120,10 @@ export const demoCommand: Command = {
         `${pad('protected data', 20)}${pad(pois.finalTestAcc.toFixed(2) + ' %', 12)}${pois.worstTestAcc.toFixed(2)} %`,
         '',
         `(clean Fashion-MNIST test set; small CNN victim, ${ve} epochs; ${secs.toFixed(0)} s on ${info.threads} threads)`,
-        genSteps !== null && genSteps < 2000 ? 'A short game barely protects; the paper’s budget is ~9,800 outer steps (see docs/study.md). Use `gue train` for longer runs.' : '',
+        // Said from the measured gap, not assumed: on Fashion-MNIST the authors' solver has not protected at any budget we ran.
+        clean.finalTestAcc - pois.finalTestAcc < 10
+          ? 'The protected data did not stop this victim from learning (less than 10 points below clean). docs/study.md has what we measured and why.'
+          : '',
       ].join('\n');
       out.result({
         clean_acc: clean.finalTestAcc, poisoned_acc: pois.finalTestAcc, clean_worst: clean.worstTestAcc, poisoned_worst: pois.worstTestAcc,

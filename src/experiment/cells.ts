@@ -7,12 +7,13 @@ import { ATTACKS } from '../attacks/registry.js';
 import { resolveOptions } from '../util/options.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { TRAIN_DEFAULTS } from '../game/train.js';
+import { CLS_GRADS, GEN_GRADS } from '../game/bome.js';
 import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
 import { channelProblem, resolveDefense } from '../defenses/index.js';
 import { DATASET_CHANNELS, ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
-const LATE_TRAIN_OPTIONS = ['resetEvery'];
+const LATE_TRAIN_OPTIONS = ['resetEvery', 'genGrad', 'clsGrad'];
 /** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
 const PROTECT_COMMON = ['method', 'eps255', 'norm', 'seed', 'quantization', 'poisonBatchSize'];
 /** GUE-only keys the runner interprets (not trainGenerator options as such). */
@@ -144,6 +145,8 @@ function resolveProtect(p: JsonObject, seed: number, where: string, problems: st
     if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) problems.push(`${where}.steps must be an integer ≥ 0 (0: all epochs); got ${JSON.stringify(steps)}`);
     if (typeof full.fraction !== 'number' || !(full.fraction > 0 && full.fraction <= 1)) problems.push(`${where}.fraction must be in (0, 1]; got ${JSON.stringify(full.fraction)}`);
     if (typeof full.surrogate === 'string' && !(full.surrogate in CLASSIFIERS)) problems.push(`${where}.surrogate: unknown model '${full.surrogate}'; available: ${Object.keys(CLASSIFIERS).join(', ')}`);
+    if (!(GEN_GRADS as readonly Json[]).includes(full.genGrad ?? 'q')) problems.push(`${where}.genGrad must be one of ${GEN_GRADS.join(', ')}; got ${JSON.stringify(full.genGrad)}`);
+    if (!(CLS_GRADS as readonly Json[]).includes(full.clsGrad ?? 'bome')) problems.push(`${where}.clsGrad must be one of ${CLS_GRADS.join(', ')}; got ${JSON.stringify(full.clsGrad)}`);
     if (p.options !== undefined && !neutral(p.options)) problems.push(`${where}.options: GUE takes its options as protect keys, not under 'options'`);
     const extra: Record<string, Json> = {};
     if (p.checkpointEvery !== undefined) extra.checkpointEvery = p.checkpointEvery;

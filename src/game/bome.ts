@@ -34,6 +34,12 @@ import { pgdAtLoss, tradesLoss, type AtLossOptions } from '../victim/at.js';
 
 export type LowerLoss = 'ce' | 'pgd-at' | 'trades';
 export const LOWER_LOSSES: readonly LowerLoss[] = ['ce', 'pgd-at', 'trades'];
+/** The generator's direction: λ∇_w q (BOME, the authors) or λ∇_w g(w, θ) (the value-function term dropped; ours). */
+export type GenGrad = 'q' | 'g';
+export const GEN_GRADS: readonly GenGrad[] = ['q', 'g'];
+/** The classifier's direction: ∇_θ f + λ∇_θ q (BOME, the authors) or ∇_θ g (a victim's ERM step; ours). */
+export type ClsGrad = 'bome' | 'erm';
+export const CLS_GRADS: readonly ClsGrad[] = ['bome', 'erm'];
 
 export interface GameOptions {
   /** L∞ budget ε (in [0,1] units, e.g. 8/255). */
@@ -65,6 +71,10 @@ export interface GameOptions {
   tradesBeta: number;
   /** Seed of the PGD random starts. */
   atSeed: number;
+  /** Generator direction (see GenGrad); 'q' is the authors'. */
+  genGrad: GenGrad;
+  /** Classifier direction (see ClsGrad); 'bome' is the authors'. */
+  clsGrad: ClsGrad;
 }
 
 export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
@@ -84,6 +94,8 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   atSteps: 10,
   tradesBeta: 1,
   atSeed: 0,
+  genGrad: 'q',
+  clsGrad: 'bome',
 });
 
 export interface StepMetrics {
@@ -149,6 +161,8 @@ export class GameSolver {
       if (!Number.isInteger(o.atSteps) || o.atSteps < 1) throw new Error(`atSteps must be a positive integer, got ${o.atSteps}`);
       if (!(o.tradesBeta >= 0)) throw new Error(`tradesBeta must be >= 0, got ${o.tradesBeta}`);
     }
+    if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
+    if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
     this.rng = new Generator(o.atSeed);
     this.genParams = gen.parameters();
     this.clfParams = clf.parameters();
@@ -221,18 +235,21 @@ export class GameSolver {
       const loss2 = this.lowerLoss(this.scratch, xp2, y);
       const q = loss1.sub(loss2);
       const nG = this.genParams.length;
+      // genGrad 'g': the generator descends g(w, θ) alone (the value-function term −∇_w g(w, θ^T) dropped).
+      const bwG = o.genGrad === 'g' ? grad(loss1, this.genParams, { retainGraph: true, allowUnused: true }).map((t, i) => t ?? this.genParams[i]!.mul(0)) : null;
       const b = grad(q, [...this.genParams, ...this.clfParams], { allowUnused: true }).map((t, i) =>
         t ?? (i < nG ? this.genParams[i]! : this.clfParams[i - nG]!).mul(0),
       );
-      const bw = b.slice(0, nG);
       const bt = b.slice(nG);
+      const bw = bwG ?? b.slice(0, nG);
 
       const normSq = sumSquares(b);
       const dot = sumDots(a, bt);
       const lambda = dynamicBarrierLambda(o.eta, normSq, dot);
 
       this.genOpt.step(bw.map((t) => t.mul(lambda)));
-      this.clfOpt.step(a.map((t, i) => t.add(bt[i]!.mul(lambda))));
+      // clsGrad 'erm': θ takes the victim's step on the poisoned batch (∇_θ q = ∇_θ g(w, θ) since θ^T is constant).
+      this.clfOpt.step(o.clsGrad === 'bome' ? a.map((t, i) => t.add(bt[i]!.mul(lambda))) : bt);
 
       return {
         f: f.item(),
@@ -243,7 +260,7 @@ export class GameSolver {
         gradQNorm: Math.sqrt(normSq),
         dot,
         gradFNorm,
-        gradQwNorm: Math.sqrt(sumSquares(bw)),
+        gradQwNorm: Math.sqrt(sumSquares(b.slice(0, nG))),
       };
     });
   }

@@ -94,7 +94,7 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
 const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
   'batchSize', 'seed', 'surrogate', 'genWidth', 'fraction',
-  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery',
+  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad',
 ];
 
 export interface GeneratorMeta {

@@ -487,7 +487,9 @@ const TRAIN_FLAGS: [string, string, (v: unknown) => string][] = [
   ['payoff', 'payoff', String], ['clipNorm', 'clip-norm', String], ['path', 'path', String], ['device', 'device', String],
 ];
 // Shown only when set (runs older than the option have none).
-const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every']];
+const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every'], ['genGrad', 'gen-grad'], ['clsGrad', 'cls-grad']];
+/** Defaults of the options above (a value equal to its default is not shown). */
+const TRAIN_FLAG_DEFAULTS: Record<string, unknown> = { resetEvery: 0, genGrad: 'q', clsGrad: 'bome' };
 
 export { shellArg };
 
@@ -506,7 +508,7 @@ export function trainCommandLine(run: TrainInput): string {
   }
   for (const [key, flag] of TRAIN_FLAGS_IF_SET) {
     const v = run.options[key];
-    if (typeof v === 'number' && v > 0) parts.push(`--${flag}`, String(v));
+    if ((typeof v === 'number' || typeof v === 'string') && v !== TRAIN_FLAG_DEFAULTS[key]) parts.push(`--${flag}`, String(v));
   }
   return parts.join(' ');
 }
