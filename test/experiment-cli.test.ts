@@ -133,7 +133,7 @@ test('--jobs 2 runs the cells in two worker processes: the same numbers as one p
   const dir = mkdtempSync(join(tmpdir(), 'gue-expjobs-'));
   try {
     const file = join(dir, 'par.yaml');
-    writeFileSync(file, tinyExperiment('par', 'Par', 'table1', ['protect.method: [clean, gue, random]', 'victim.lr: [0.01, 0.02]']));
+    writeFileSync(file, tinyExperiment('par', 'Par', 'table1', ['protect.method: [clean, gue, random]', 'victim.lr: [0.01, 0.02]', 'seed: [5]']));
     const env = { ...process.env, GUE_NUM_THREADS: '1' };
     const run = (args: string[]) => {
       const r = spawnSync(process.execPath, [GUE, ...args], { encoding: 'utf8', timeout: 600_000, env });
@@ -153,6 +153,8 @@ test('--jobs 2 runs the cells in two worker processes: the same numbers as one p
     for (let i = 0; i < a.rows.length; i++) {
       assert.deepEqual([b.rows[i].finalAcc, b.rows[i].curve, b.rows[i].linf255, b.rows[i].genSteps], [a.rows[i].finalAcc, a.rows[i].curve, a.rows[i].linf255, a.rows[i].genSteps], a.rows[i].cell);
       assert.ok(existsSync(join(dir, 'par', 'cells', a.rows[i].cell, 'worker.log')), 'each worker keeps its log');
+      const cellJson = JSON.parse(readFileSync(join(dir, 'par', 'cells', a.rows[i].cell, 'cell.json'), 'utf8'));
+      assert.deepEqual([cellJson.seed, cellJson.victim.seed, b.rows[i].seed], [5, 5, 5], 'cell.json records the seed the victim trained with');
     }
     // A rerun runs nothing.
     const again = run(['experiment', file, '--out', join(dir, 'par'), '--jobs', '2']);

@@ -76,6 +76,9 @@ export function defaultOut(spec: ExperimentSpec): string {
   return join('runs', 'experiments', spec.name);
 }
 
+// The victim trains with the cell's seed (trainVictim below); the written records say so. The hash keeps the
+// resolved victim options as they were, so finished cells stay finished.
+const victimAsRun = (c: ResolvedCell): Record<string, unknown> => ({ ...(c.victim as Record<string, unknown>), seed: c.seed });
 const configHash = (c: ResolvedCell): string => shortHash({ id: c.id, seed: c.seed, protect: c.protect, protectHash: c.protectHash, victim: c.victim });
 
 function readJson<T>(path: string): T | null {
@@ -267,7 +270,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
   const { train, test } = o.data ?? loadExperimentData(spec.dataset);
   const prev = readJson<ResultsFile>(join(out, 'results.json'));
   const createdAt = prev?.experiment === spec.name ? prev.createdAt : new Date().toISOString();
-  writeJsonAtomicSync(join(out, 'experiment.json'), { spec, cells: plan.cells.map((p) => ({ id: p.cell.id, seed: p.cell.seed, protect: p.cell.protect, protectHash: p.cell.protectHash, victim: p.cell.victim })) });
+  writeJsonAtomicSync(join(out, 'experiment.json'), { spec, cells: plan.cells.map((p) => ({ id: p.cell.id, seed: p.cell.seed, protect: p.cell.protect, protectHash: p.cell.protectHash, victim: victimAsRun(p.cell) })) });
 
   const cells = plan.cells.map((p) => p.cell);
   // The rows are read back from the cells' files at every write, so they include the cells that another process (a
@@ -315,7 +318,7 @@ export function runExperiment(spec: ExperimentSpec, o: RunExperimentOptions = {}
     const dir = join(out, 'cells', c.id);
     mkdirSync(dir, { recursive: true });
     rmSync(join(dir, 'error.json'), { force: true });
-    writeJsonAtomicSync(join(dir, 'cell.json'), { id: c.id, configHash: configHash(c), seed: c.seed, protect: c.protect, protectHash: c.protectHash, victim: c.victim, dataset: spec.dataset });
+    writeJsonAtomicSync(join(dir, 'cell.json'), { id: c.id, configHash: configHash(c), seed: c.seed, protect: c.protect, protectHash: c.protectHash, victim: victimAsRun(c), dataset: spec.dataset });
     try {
       const kept = key ? victimCached(root, key) : null;
       if (kept) {
