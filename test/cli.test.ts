@@ -78,6 +78,12 @@ test('help for every command', () => {
     assert.equal(r.code, 0, c);
     assert.match(r.out, /Usage: gue /);
   }
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V', 'version']) {
+    const r = gue([flag]);
+    assert.equal(r.code, 0, flag);
+    assert.equal(r.out, `gue ${pkg.version}\n`, flag);
+  }
 });
 
 test('train --resume of a run with proxy victims needs no --proxy-every again', { skip: !existsSync('/usr/share/datasets/fashion-mnist') }, () => {

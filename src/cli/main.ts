@@ -2,6 +2,7 @@
 import { UsageError, helpText, parseFlags, type CommandSpec, type FlagValues } from './args.js';
 import { makeRenderer, type Renderer } from './render.js';
 import { COMMANDS } from './commands.js';
+import { gueVersion } from '../util/versions.js';
 
 export interface CommandContext {
   flags: FlagValues;
@@ -21,7 +22,7 @@ export interface Command {
 function usage(): string {
   const lines = ['gue — unlearnable examples (GUE, AAAI 2024) on libtorch', '', 'Usage: gue <command> [flags]', '', 'Commands:'];
   for (const c of Object.values(COMMANDS)) lines.push(`  ${c.spec.name.padEnd(12)}${c.spec.summary}`);
-  lines.push('', "Run 'gue <command> --help' for a command's flags.");
+  lines.push('', "Run 'gue <command> --help' for a command's flags, 'gue --version' for the version ('gue info' for the engine's).");
   return lines.join('\n');
 }
 
@@ -31,6 +32,10 @@ export async function run(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`gue ${gueVersion()}\n`);
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
