@@ -5,7 +5,6 @@ import { UsageError } from './args.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../io/index.js';
-import { buildReport, ReportInputError, planItems, shellArg } from '../report/index.js';
 
 export const reportCommand: Command = {
   spec: {
@@ -20,7 +19,9 @@ export const reportCommand: Command = {
       overwrite: { type: 'boolean', description: 'replace the output file if it exists' },
     },
   },
-  run({ flags, positionals, out }) {
+  async run({ flags, positionals, out }) {
+    // The report stack (Observable Plot, d3, linkedom) loads here, not with every gue command: about half a second.
+    const { buildReport, ReportInputError, planItems, shellArg } = await import('../report/index.js');
     // -o is the short form of --out (the flag parser knows only long flags).
     const paths: string[] = [];
     let file = flags.out as string | undefined;
