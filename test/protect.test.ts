@@ -17,7 +17,7 @@ import { planJobs, protectFiles, protectImage, PROTECT_DEFAULTS } from '../src/p
 import { protectPixels, tileRanges } from '../src/protect/apply.js';
 import { decodeImage } from '../src/protect/codec.js';
 import { gaussianWindow, linf255, luminance, psnr, ssim, type RawImage } from '../src/protect/metrics.js';
-import { openGenerator } from '../src/protect/open.js';
+import { DEFAULT_SHIPPED_GENERATOR, openGenerator, shippedByName, shippedGenerators } from '../src/protect/open.js';
 import { protectDataset } from '../src/protect/dataset.js';
 import { writeTinyGenerator } from './helpers/generator.js';
 
@@ -301,6 +301,33 @@ test('CLI: corrupt files are reported and the rest written, nothing partial, nev
     // No generator and nothing shipped: a clear error.
     await assert.rejects(openGenerator(undefined, { shippedDir: join(dir, 'none') }), /no --generator given and no shipped generator/);
     await assert.rejects(openGenerator(join(dir, 'nope.onnx')), /nope\.onnx: generator not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('shipped generators: the default comes first whatever the names, and a shipped name opens that generator', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-shipped-'));
+  try {
+    // '-' sorts before '.', so the ε = 32 asset would be lexically first: the default must still win.
+    writeTinyGenerator(dir, { channels: 1, eps255: 32, name: `${DEFAULT_SHIPPED_GENERATOR}-eps32`, seed: 1 });
+    writeTinyGenerator(dir, { channels: 1, eps255: 8, name: DEFAULT_SHIPPED_GENERATOR, seed: 2 });
+    writeTinyGenerator(dir, { channels: 1, eps255: 8, name: 'aaa', seed: 3 });
+    assert.deepEqual(shippedGenerators(dir).map((g) => g.name), [DEFAULT_SHIPPED_GENERATOR, 'aaa', `${DEFAULT_SHIPPED_GENERATOR}-eps32`]);
+    assert.equal(shippedByName('nope', dir), undefined);
+    assert.equal(shippedByName(`${DEFAULT_SHIPPED_GENERATOR}-eps32`, dir)?.torch, join(dir, `${DEFAULT_SHIPPED_GENERATOR}-eps32`));
+    const byDefault = await openGenerator(undefined, { shippedDir: dir });
+    const byName = await openGenerator(`${DEFAULT_SHIPPED_GENERATOR}-eps32`, { shippedDir: dir });
+    try {
+      assert.deepEqual([byDefault.shipped, byDefault.path, byDefault.backend.eps * 255], [true, join(dir, DEFAULT_SHIPPED_GENERATOR), 8]);
+      assert.deepEqual([byName.shipped, byName.path], [true, join(dir, `${DEFAULT_SHIPPED_GENERATOR}-eps32`)]);
+      assert.ok(Math.abs(byName.backend.eps * 255 - 32) < 1e-6);
+    } finally {
+      await byDefault.backend.dispose();
+      await byName.backend.dispose();
+    }
+    // A name that is neither a path nor shipped lists what is shipped.
+    await assert.rejects(openGenerator('nope', { shippedDir: dir }), new RegExp(`nope: generator not found .*shipped generator: ${DEFAULT_SHIPPED_GENERATOR}, aaa, ${DEFAULT_SHIPPED_GENERATOR}-eps32`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

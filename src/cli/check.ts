@@ -59,7 +59,7 @@ export const checkCommand: Command = {
     summary: 'is my protection still working? train quick victims on protected vs clean data and compare',
     usage: 'gue check (--generator G | --protected <dir> [--clean <dir>]) [--dataset fashion-mnist] [--train-size N] [--jpeg 75,50] [--resize 0.5] [--grayscale] [--model small-cnn] [--epochs N]',
     flags: {
-      generator: { type: 'string', description: 'protect the training set with this generator (run folder, .safetensors or .onnx)' },
+      generator: { type: 'string', description: 'protect the training set with this generator (run folder, .safetensors, .onnx, or the name of a shipped one)' },
       protected: { type: 'string', description: "a protected dataset folder written by 'gue poison'" },
       clean: { type: 'string', description: "the clean twin of --protected (a 'gue poison'-format folder; default: the --dataset training split)" },
       jpeg: { type: 'list', description: 'also train on the protected data after JPEG at these qualities (comma list)' },

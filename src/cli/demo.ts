@@ -15,7 +15,7 @@ import { trainVictim, scaledMilestones } from '../victim/index.js';
 import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
-import { shippedGenerators } from '../protect/open.js';
+import { shippedByName, shippedGenerators } from '../protect/open.js';
 import { generatorBase } from '../protect/torch-backend.js';
 import type { UNet } from '../nn/models/unet.js';
 
@@ -26,7 +26,7 @@ export const demoCommand: Command = {
     usage: 'gue demo [--train-size N] [--victim-epochs N] [--generator PATH | --train [--gen-steps N] [--eps E] [--out DIR]] [--json]',
     flags: {
       'train-size': { type: 'int', description: 'training images (seeded subset of the 60k)', default: 10000, min: 256 },
-      generator: { type: 'string', description: 'generator to protect with: a `gue train` run folder or a <base> of .safetensors + .json (default: the shipped one)' },
+      generator: { type: 'string', description: 'generator to protect with: a `gue train` run folder, a <base> of .safetensors + .json, or the name of a shipped one (default: fmnist-28x28-w16)' },
       train: { type: 'boolean', description: 'train a fresh generator on the subset first instead of using a trained one' },
       'gen-steps': { type: 'int', description: 'with --train: outer steps of the game', default: 100, min: 1 },
       surrogate: { type: 'string', description: 'with --train: surrogate classifier of the game', default: 'half-cnn', choices: Object.keys(CLASSIFIERS) },
@@ -47,6 +47,11 @@ export const demoCommand: Command = {
       if (onlyTrain.length > 0) throw new UsageError(`${onlyTrain.map((f) => `--${f}`).join(', ')} ${onlyTrain.length > 1 ? 'apply' : 'applies'} only with --train (a trained generator keeps its own settings)`);
     }
     let genPath = flags.generator as string | undefined;
+    if (genPath !== undefined) {
+      const named = shippedByName(genPath);
+      if (named && !named.torch) throw new UsageError(`the shipped generator ${genPath} has no libtorch weights (.safetensors); the demo trains victims with libtorch`);
+      if (named) genPath = named.torch!;
+    }
     if (!fresh && genPath === undefined) {
       const shipped = shippedGenerators().find((g) => g.torch !== undefined);
       if (!shipped) throw new UsageError('no shipped generator found in assets/generators/; pass --generator PATH or --train');

@@ -40,7 +40,7 @@ export const protectCommand: Command = {
     positionals: { name: 'at least one image file or folder', min: 0, max: Number.MAX_SAFE_INTEGER }, // checked in run (so --help works)
     flags: {
       out: { type: 'string', description: 'output folder, also -o (created; names mirror the inputs)' },
-      generator: { type: 'string', description: 'generator: a gue train run folder, generator.safetensors, or an exported .onnx (default: the shipped one in assets/generators/)' },
+      generator: { type: 'string', description: 'generator: a gue train run folder, generator.safetensors, an exported .onnx, or the name of a shipped one in assets/generators/ (default: fmnist-28x28-w16)' },
       format: { type: 'string', description: 'output format; jpg and webp are lossy and weaken the protection', default: 'png', choices: ['png', 'jpg', 'webp'] },
       quality: { type: 'int', description: 'jpg/webp quality', default: 90, min: 1, max: 100 },
       tile: { type: 'int', description: 'process images larger than this in overlapping tiles (a multiple of 8; 0 = never tile)', default: 512, min: 0 },

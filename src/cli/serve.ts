@@ -14,7 +14,7 @@ export const serveCommand: Command = {
     summary: 'serve the browser page that protects photos locally (onnxruntime-web; nothing is uploaded)',
     usage: 'gue serve [--generator <file.onnx|generator|run-dir>] [--port 8080] [--host 127.0.0.1]',
     flags: {
-      generator: { type: 'string', description: 'exported .onnx, a generator from `gue train`, or its run folder (default: the shipped one)' },
+      generator: { type: 'string', description: 'exported .onnx, a generator from `gue train`, its run folder, or the name of a shipped one (default: fmnist-28x28-w16)' },
       port: { type: 'int', description: 'TCP port (0 picks a free one)', default: 8080, min: 0, max: 65535 },
       host: { type: 'string', description: 'address to listen on; anything but localhost exposes the page to the network', default: '127.0.0.1' },
     },

@@ -5,8 +5,9 @@
 // missing one is named in a clear message.
 //
 // Without a path, the generator shipped in assets/generators/ is used: the files there are
-// <name>.json + <name>.safetensors (libtorch) and/or <name>.onnx; the lexically first name is taken,
-// libtorch preferred when its native addon loads.
+// <name>.json + <name>.safetensors (libtorch) and/or <name>.onnx; DEFAULT_SHIPPED_GENERATOR is taken (else the
+// lexically first name), libtorch preferred when its native addon loads. A path that does not exist but is the
+// name of a shipped generator (e.g. `--generator fmnist-28x28-w16-eps32`) opens that one.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +61,10 @@ async function torchBackend(path: string, device: string): Promise<ProtectBacken
   }
 }
 
-/** Generator candidates in the shipped folder: libtorch bases and .onnx files, by name. */
+/** The shipped generator used when none is named: the 8/255 one. */
+export const DEFAULT_SHIPPED_GENERATOR = 'fmnist-28x28-w16';
+
+/** Generator candidates in the shipped folder: libtorch bases and .onnx files, the default first, then by name. */
 export function shippedGenerators(dir = SHIPPED_GENERATORS_DIR): { name: string; torch?: string; onnx?: string }[] {
   if (!existsSync(dir)) return [];
   const byName = new Map<string, { name: string; torch?: string; onnx?: string }>();
@@ -72,7 +76,14 @@ export function shippedGenerators(dir = SHIPPED_GENERATORS_DIR): { name: string;
     if (m[2] === 'onnx') e.onnx = join(dir, f);
     if (e.torch || e.onnx) byName.set(e.name, e);
   }
-  return [...byName.values()];
+  const rank = (n: string) => (n === DEFAULT_SHIPPED_GENERATOR ? 0 : 1);
+  return [...byName.values()].sort((x, y) => rank(x.name) - rank(y.name) || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+/** The shipped generator called `name`, when `name` is not a path that exists (a file, folder or <base>.json). */
+export function shippedByName(name: string, dir = SHIPPED_GENERATORS_DIR): { name: string; torch?: string; onnx?: string } | undefined {
+  if (existsSync(name) || existsSync(`${name}.json`)) return undefined;
+  return shippedGenerators(dir).find((g) => g.name === name);
 }
 
 export interface OpenedGenerator {
@@ -85,17 +96,25 @@ export interface OpenedGenerator {
 /** Opens `path` (or the shipped generator when path is undefined) as a backend. */
 export async function openGenerator(path: string | undefined, o: { device?: string; shippedDir?: string } = {}): Promise<OpenedGenerator> {
   const device = o.device ?? 'cpu';
+  const dir = o.shippedDir ?? SHIPPED_GENERATORS_DIR;
+  const named = path !== undefined ? shippedByName(path, dir) : undefined;
+  if (named) return openShipped(named, device);
   if (path !== undefined) {
-    if (!existsSync(path) && !existsSync(`${path}.json`)) throw new Error(`${path}: generator not found`);
+    if (!existsSync(path) && !existsSync(`${path}.json`)) {
+      const names = shippedGenerators(dir).map((g) => g.name);
+      throw new Error(`${path}: generator not found (give a \`gue train\` run folder, a generator .safetensors/.json, an .onnx file${names.length > 0 ? `, or a shipped generator: ${names.join(', ')}` : ''})`);
+    }
     const backend = /\.onnx$/i.test(path) ? await onnxBackend(path) : await torchBackend(path, device);
     return { backend, path, shipped: false };
   }
-  const dir = o.shippedDir ?? SHIPPED_GENERATORS_DIR;
   const found = shippedGenerators(dir);
   if (found.length === 0) {
     throw new BackendUnavailableError(`no --generator given and no shipped generator in ${dir}; pass --generator <run-dir | generator.safetensors | generator.onnx>`);
   }
-  const g = found[0]!;
+  return openShipped(found[0]!, device);
+}
+
+async function openShipped(g: { name: string; torch?: string; onnx?: string }, device: string): Promise<OpenedGenerator> {
   if (g.torch) {
     try {
       return { backend: await torchBackend(g.torch, device), path: g.torch, shipped: true };

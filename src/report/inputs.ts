@@ -350,7 +350,9 @@ function loadTrain(given: string, dir: string): TrainInput {
     options: isObj(o.options) ? o.options : {},
     dataset: str(o.dataset),
     trainSize: num(o.trainSize),
-    data: isObj(o.data) ? o.data : null,
+    // Runs trained by `gue experiment` record no CLI data flags; their source ('…/train-images-idx3-ubyte.gz[:N]')
+    // says when only the first N images were used, which the reproducing command needs as --train-size N.
+    data: isObj(o.data) ? o.data : firstN(str(o.dataset)),
     versions: isObj(o.versions) ? o.versions : null,
     steps,
     proxy,
@@ -441,4 +443,9 @@ export function loadReportInputs(paths: string[]): ReportInput[] {
     out.push(inp);
   }
   return out;
+}
+
+function firstN(source: string | null): Record<string, unknown> | null {
+  const m = source === null ? null : /\[:(\d+)\]$/.exec(source);
+  return m ? { 'train-size': Number(m[1]) } : null;
 }

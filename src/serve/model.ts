@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { readGueOnnxMeta } from '../export/onnx-meta.js';
 import type { ServedModel } from './server.js';
-import { SHIPPED_GENERATORS_DIR, shippedGenerators } from '../protect/open.js';
+import { SHIPPED_GENERATORS_DIR, shippedByName, shippedGenerators } from '../protect/open.js';
 
 
 /** Reads an exported generator. */
@@ -45,17 +45,18 @@ export async function libtorchModel(path: string): Promise<ServedModel> {
   }
 }
 
-/** The generator in assets/generators/ (the same listing `gue protect` uses): the first .onnx, else libtorch. */
+/** The default generator in assets/generators/ (the same listing `gue protect` uses): its .onnx, else libtorch. */
 function shippedGenerator(): string {
   const all = shippedGenerators();
-  const pick = all.find((g) => g.onnx) ?? all.find((g) => g.torch);
+  const pick = all[0];
   if (pick) return pick.onnx ?? `${pick.torch!}.json`;
   throw new Error(`no --generator given and no generator is shipped in ${SHIPPED_GENERATORS_DIR}; pass --generator <file.onnx | generator | run folder>`);
 }
 
 /** Resolves --generator (or the shipped default) to the bytes the page will load. */
 export async function resolveServedModel(given: string | undefined): Promise<ServedModel> {
-  const path = given ?? shippedGenerator();
+  const named = given !== undefined ? shippedByName(given) : undefined;
+  const path = named ? (named.onnx ?? `${named.torch!}.json`) : (given ?? shippedGenerator());
   let isDir = false;
   try {
     isDir = statSync(path).isDirectory();
