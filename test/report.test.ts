@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normFigure } from '../src/report/inputs.js';
-import { buildReport, bucket, loadReportInput, movingAverage, planItems, planReport, ReportInputError, loadReportInputs, varyingDims } from '../src/report/index.js';
+import { buildReport, bucket, loadReportInput, movingAverage, trainCommandLine, planItems, planReport, ReportInputError, loadReportInputs, varyingDims } from '../src/report/index.js';
 import type { GridFigure, Item, LineFigure, ReportPlan, TableFigure } from '../src/report/index.js';
 import { writeAllFixtures, writeEvaluate, writeExperiment, writeTrainRun } from './report-fixtures.js';
 import { reportCommand } from '../src/cli/report.js';
@@ -348,3 +348,22 @@ test('CLI: the gue binary — exit 2 for usage errors, 1 for bad inputs, --json 
   assert.equal(res.charts, 4);
   assert.equal(res.bytes, Buffer.byteLength(readFileSync(outFile, 'utf8')));
 });
+
+test('the train command of a run made by gue experiment (no CLI data flags) keeps --train-size from the data source', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gue-report-firstn-'));
+  try {
+    const cmd = (source: string) => {
+      const run = writeTrainRun(join(dir, String(source.length)), 5);
+      const o = JSON.parse(readFileSync(join(run, 'options.json'), 'utf8'));
+      writeFileSync(join(run, 'options.json'), JSON.stringify({ ...o, dataset: source, data: null }));
+      const input = loadReportInput(run);
+      assert.equal(input.kind, 'train');
+      return trainCommandLine(input as Parameters<typeof trainCommandLine>[0]);
+    };
+    assert.match(cmd('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz[:10000]'), /^gue train --out \S+ --train-size 10000 --epochs 2 /);
+    assert.doesNotMatch(cmd('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz'), /--train-size/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
