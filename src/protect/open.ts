@@ -97,11 +97,13 @@ export interface OpenedGenerator {
 export async function openGenerator(path: string | undefined, o: { device?: string; shippedDir?: string } = {}): Promise<OpenedGenerator> {
   const device = o.device ?? 'cpu';
   const dir = o.shippedDir ?? SHIPPED_GENERATORS_DIR;
-  const named = path !== undefined ? shippedByName(path, dir) : undefined;
-  if (named) return openShipped(named, device);
   if (path !== undefined) {
     if (!existsSync(path) && !existsSync(`${path}.json`)) {
-      const names = shippedGenerators(dir).map((g) => g.name);
+      // Not a path: the name of a shipped generator, or an error that lists them.
+      const shipped = shippedGenerators(dir);
+      const named = shipped.find((g) => g.name === path);
+      if (named) return openShipped(named, device);
+      const names = shipped.map((g) => g.name);
       throw new Error(`${path}: generator not found (give a \`gue train\` run folder, a generator .safetensors/.json, an .onnx file${names.length > 0 ? `, or a shipped generator: ${names.join(', ')}` : ''})`);
     }
     const backend = /\.onnx$/i.test(path) ? await onnxBackend(path) : await torchBackend(path, device);
