@@ -64,6 +64,7 @@ test('problems in cell options are listed before any work, naming the cell and t
       { protect: { method: 'gue', lowerLos: 'trades' } },
       { victim: { defense: 'grayscale' } },
       { protect: { method: 'gue', genGrad: 'w' } },
+      { protect: { method: 'gue', clsGrad: 'pessimistic' } },
     ],
   }, 'x.yaml');
   const cells = expandCells(spec);
@@ -80,6 +81,7 @@ test('problems in cell options are listed before any work, naming the cell and t
     /cells\[9\]: protect: 'lowerLos' is not an option of this build's trainGenerator/,
     /cells\[10\]: victim: the grayscale defense needs 3-channel \(RGB\) images; fashion-mnist has 1 channel/,
     /cells\[11\]: protect\.genGrad must be one of q, g; got "w"/,
+    /cells\[12\]: protect: clsGrad 'pessimistic' needs payoff 'ce' or 'ce-clip'/,
   ];
   expected.forEach((re, i) => assert.ok(cells[i]!.problems.some((p) => re.test(p)), `cell ${i}: ${cells[i]!.problems.join(' | ')}`));
   // A neutral value of an option this build does not know is harmless (a defense 'none').

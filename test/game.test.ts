@@ -59,9 +59,10 @@ class TinyClf extends Module {
   }
 }
 
-for (const [genGrad, clsGrad] of [['q', 'bome'], ['g', 'bome'], ['q', 'erm'], ['g', 'erm']] as const) {
+for (const [genGrad, clsGrad] of [['q', 'bome'], ['g', 'bome'], ['q', 'erm'], ['g', 'erm'], ['q', 'pessimistic'], ['g', 'pessimistic']] as const) {
 test(`one solver step equals an independent computation of the BOME update (genGrad ${genGrad}, clsGrad ${clsGrad})`, () => {
   const g = new Generator(7);
+  const pess = clsGrad === 'pessimistic';
   const T = 3, eta = 1.5, lrCls = 0.05, lrGen = 0.2, lrInner = 0.01, eps = 16 / 255;
   const gen = new TinyGen(g).to({ dtype: 'float64' });
   const clf = new TinyClf(g).to({ dtype: 'float64' });
@@ -90,7 +91,8 @@ test(`one solver step equals an independent computation of the BOME update (genG
       const bc1 = 1 - 0.9 ** k, bc2 = 1 - 0.999 ** k;
       tt = tt.map((t, i) => t.detach().sub(m[i]!.div(bc1).div(v[i]!.div(bc2).sqrt().add(1e-8)).mul(lrInner)));
     }
-    const f = surrogatePayoff(Fc(th, x), y);
+    // The pessimistic direction is run with the CE payoff (f = −CE on the clean batch), as docs/study.md does.
+    const f = pess ? F.crossEntropy(Fc(th, x), y).neg() : surrogatePayoff(Fc(th, x), y);
     const a = grad(f, th) as Tensor[];
     const q = F.crossEntropy(Fc(th, P(w, x)), y).sub(F.crossEntropy(Fc(tt, P(w, x)), y));
     // genGrad 'g': the generator's direction is ∇_w g(w, θ) alone (λ still from ∇q).
@@ -98,16 +100,19 @@ test(`one solver step equals an independent computation of the BOME update (genG
     const b = grad(q, [...w, ...th]) as Tensor[];
     const nsq = b.reduce((s, t) => s + t.square().sum().item(), 0);
     const dot = a.reduce((s, t, i) => s + t.mul(b[2 + i]!).sum().item(), 0);
-    const lam = Math.max(0, (eta * nsq - dot) / (nsq + 1e-8));
+    // pessimistic: θ ascends f under the barrier of its own constraint gradient, and the generator ascends λ∇_w q.
+    const nsqTh = b.slice(2).reduce((s, t) => s + t.square().sum().item(), 0);
+    const lam = pess ? Math.max(0, (eta * nsqTh + dot) / (nsqTh + 1e-8)) : Math.max(0, (eta * nsq - dot) / (nsq + 1e-8));
+    const thDir = (i: number) => (clsGrad === 'bome' ? a[i]!.add(b[2 + i]!.mul(lam)) : clsGrad === 'erm' ? b[2 + i]! : b[2 + i]!.mul(lam).sub(a[i]!));
     return {
       lam,
-      w: w0.map((t, i) => t.sub((genGrad === 'q' ? b[i]! : gw[i]!).mul(lam * lrGen))),
-      th: th0.map((t, i) => t.sub((clsGrad === 'bome' ? a[i]!.add(b[2 + i]!.mul(lam)) : b[2 + i]!).mul(lrCls))),
+      w: w0.map((t, i) => t.sub((genGrad === 'q' ? b[i]! : gw[i]!).mul((pess ? -lam : lam) * lrGen))),
+      th: th0.map((t, i) => t.sub(thDir(i).mul(lrCls))),
       gwDiffers: gw.some((t, i) => t.sub(b[i]!).abs().max().item() > 1e-6),
     };
   });
 
-  const solver = new GameSolver(gen, clf, scratch, { eps, innerSteps: T, eta, lrCls, lrGen, lrInner, genGrad, clsGrad });
+  const solver = new GameSolver(gen, clf, scratch, { eps, innerSteps: T, eta, lrCls, lrGen, lrInner, genGrad, clsGrad, payoff: pess ? 'ce' : 'surrogate' });
   const m = solver.step(x, y);
   close(m.lambda, expected.lam, 1e-9, 'λ');
   gen.parameters().forEach((p, i) => assert.ok(p.sub(expected.w[i]!).abs().max().item() < 1e-10, `generator parameter ${i}`));
@@ -122,7 +127,9 @@ test('the solver refuses unknown generator and classifier directions', () => {
   const g = new Generator(1);
   const [gen, clf, scratch] = [new TinyGen(g), new TinyClf(g), new TinyClf(g)];
   assert.throws(() => new GameSolver(gen, clf, scratch, { genGrad: 'x' as never }), /genGrad must be one of q, g/);
-  assert.throws(() => new GameSolver(gen, clf, scratch, { clsGrad: 'x' as never }), /clsGrad must be one of bome, erm/);
+  assert.throws(() => new GameSolver(gen, clf, scratch, { clsGrad: 'x' as never }), /clsGrad must be one of bome, erm, pessimistic/);
+  assert.throws(() => new GameSolver(gen, clf, scratch, { clsGrad: 'pessimistic' }), /surrogate payoff is unbounded above there; use payoff 'ce'/);
+  new GameSolver(gen, clf, scratch, { clsGrad: 'pessimistic', payoff: 'ce' }).dispose();
 });
 
 function twin<M extends Module>(make: () => M): [M, M] {

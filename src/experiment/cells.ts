@@ -147,6 +147,7 @@ function resolveProtect(p: JsonObject, seed: number, where: string, problems: st
     if (typeof full.surrogate === 'string' && !(full.surrogate in CLASSIFIERS)) problems.push(`${where}.surrogate: unknown model '${full.surrogate}'; available: ${Object.keys(CLASSIFIERS).join(', ')}`);
     if (!(GEN_GRADS as readonly Json[]).includes(full.genGrad ?? 'q')) problems.push(`${where}.genGrad must be one of ${GEN_GRADS.join(', ')}; got ${JSON.stringify(full.genGrad)}`);
     if (!(CLS_GRADS as readonly Json[]).includes(full.clsGrad ?? 'bome')) problems.push(`${where}.clsGrad must be one of ${CLS_GRADS.join(', ')}; got ${JSON.stringify(full.clsGrad)}`);
+    if (full.clsGrad === 'pessimistic' && (full.payoff ?? TRAIN_DEFAULTS.payoff) === 'surrogate') problems.push(`${where}: clsGrad 'pessimistic' needs payoff 'ce' or 'ce-clip' (the surrogate payoff is unbounded above over θ)`);
     if (p.options !== undefined && !neutral(p.options)) problems.push(`${where}.options: GUE takes its options as protect keys, not under 'options'`);
     const extra: Record<string, Json> = {};
     if (p.checkpointEvery !== undefined) extra.checkpointEvery = p.checkpointEvery;

@@ -37,9 +37,15 @@ export const LOWER_LOSSES: readonly LowerLoss[] = ['ce', 'pgd-at', 'trades'];
 /** The generator's direction: λ∇_w q (BOME, the authors) or λ∇_w g(w, θ) (the value-function term dropped; ours). */
 export type GenGrad = 'q' | 'g';
 export const GEN_GRADS: readonly GenGrad[] = ['q', 'g'];
-/** The classifier's direction: ∇_θ f + λ∇_θ q (BOME, the authors) or ∇_θ g (a victim's ERM step; ours). */
-export type ClsGrad = 'bome' | 'erm';
-export const CLS_GRADS: readonly ClsGrad[] = ['bome', 'erm'];
+/**
+ * The classifier's direction: ∇_θ f + λ∇_θ q (BOME, the authors; the optimistic bilevel problem, θ helps the attacker),
+ * ∇_θ g (a victim's ERM step; ours), or 'pessimistic' (ours): the paper's Eq. 4 takes the sup of the attacker's payoff over
+ * the victim's near-best responses, so θ ascends f under the barrier, −∇_θ f + λ∇_θ q with
+ * λ = max(0, (η‖∇_θ q‖² + ⟨∇_θ f, ∇_θ q⟩)/‖∇_θ q‖²), and the generator ascends λ∇_w q (the envelope gradient of
+ * min_w max_{θ: q ≤ 0} f, which is −λ∇_w q since f does not depend on w). Needs a payoff bounded above over θ ('ce').
+ */
+export type ClsGrad = 'bome' | 'erm' | 'pessimistic';
+export const CLS_GRADS: readonly ClsGrad[] = ['bome', 'erm', 'pessimistic'];
 
 export interface GameOptions {
   /** L∞ budget ε (in [0,1] units, e.g. 8/255). */
@@ -135,6 +141,24 @@ export function dynamicBarrierLambda(eta: number, gradQNormSq: number, dot: numb
   return Math.max(0, (eta * gradQNormSq - dot) / (gradQNormSq + 1e-8));
 }
 
+/** Throws a user-readable error for game options the solver cannot run (called before a run writes anything). */
+export function checkGameOptions(o: GameOptions): void {
+  if (!(o.eps > 0 && o.eps <= 1)) throw new Error(`eps must be in (0, 1], got ${o.eps}`);
+  if (!Number.isInteger(o.innerSteps) || o.innerSteps < 1) throw new Error(`innerSteps must be a positive integer, got ${o.innerSteps}`);
+  if (!(o.eta >= 0)) throw new Error(`eta must be >= 0, got ${o.eta}`);
+  if (!LOWER_LOSSES.includes(o.lowerLoss)) throw new Error(`lowerLoss must be one of ${LOWER_LOSSES.join(', ')}, got '${String(o.lowerLoss)}'`);
+  if (o.lowerLoss !== 'ce') {
+    if (!(o.atEps > 0 && o.atEps <= 1)) throw new Error(`atEps must be in (0, 1], got ${o.atEps}`);
+    if (!Number.isInteger(o.atSteps) || o.atSteps < 1) throw new Error(`atSteps must be a positive integer, got ${o.atSteps}`);
+    if (!(o.tradesBeta >= 0)) throw new Error(`tradesBeta must be >= 0, got ${o.tradesBeta}`);
+  }
+  if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
+  if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
+  if (o.clsGrad === 'pessimistic' && o.payoff === 'surrogate') {
+    throw new Error("clsGrad 'pessimistic' maximises the payoff over θ, and the surrogate payoff is unbounded above there; use payoff 'ce' (--payoff ce)");
+  }
+}
+
 export class GameSolver {
   readonly opts: GameOptions;
   readonly genOpt: SGD;
@@ -152,17 +176,7 @@ export class GameSolver {
   constructor(readonly gen: Module, readonly clf: Module, readonly scratch: Module, opts: Partial<GameOptions> = {}) {
     this.opts = { ...GAME_DEFAULTS, ...opts };
     const o = this.opts;
-    if (!(o.eps > 0 && o.eps <= 1)) throw new Error(`eps must be in (0, 1], got ${o.eps}`);
-    if (!Number.isInteger(o.innerSteps) || o.innerSteps < 1) throw new Error(`innerSteps must be a positive integer, got ${o.innerSteps}`);
-    if (!(o.eta >= 0)) throw new Error(`eta must be >= 0, got ${o.eta}`);
-    if (!LOWER_LOSSES.includes(o.lowerLoss)) throw new Error(`lowerLoss must be one of ${LOWER_LOSSES.join(', ')}, got '${String(o.lowerLoss)}'`);
-    if (o.lowerLoss !== 'ce') {
-      if (!(o.atEps > 0 && o.atEps <= 1)) throw new Error(`atEps must be in (0, 1], got ${o.atEps}`);
-      if (!Number.isInteger(o.atSteps) || o.atSteps < 1) throw new Error(`atSteps must be a positive integer, got ${o.atSteps}`);
-      if (!(o.tradesBeta >= 0)) throw new Error(`tradesBeta must be >= 0, got ${o.tradesBeta}`);
-    }
-    if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
-    if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
+    checkGameOptions(o);
     this.rng = new Generator(o.atSeed);
     this.genParams = gen.parameters();
     this.clfParams = clf.parameters();
@@ -245,11 +259,18 @@ export class GameSolver {
 
       const normSq = sumSquares(b);
       const dot = sumDots(a, bt);
-      const lambda = dynamicBarrierLambda(o.eta, normSq, dot);
+      const pess = o.clsGrad === 'pessimistic';
+      // clsGrad 'pessimistic': θ ascends f inside the barrier, so λ comes from θ's own constraint gradient:
+      // λ = max(0, (η‖∇_θ q‖² + ⟨∇_θ f, ∇_θ q⟩) / ‖∇_θ q‖²).
+      const lambda = pess ? dynamicBarrierLambda(o.eta, sumSquares(bt), -dot) : dynamicBarrierLambda(o.eta, normSq, dot);
 
-      this.genOpt.step(bw.map((t) => t.mul(lambda)));
+      // pessimistic: the generator ascends λ∇_w q (envelope gradient of min_w max_{θ: q ≤ 0} f).
+      this.genOpt.step(bw.map((t) => t.mul(pess ? -lambda : lambda)));
       // clsGrad 'erm': θ takes the victim's step on the poisoned batch (∇_θ q = ∇_θ g(w, θ) since θ^T is constant).
-      this.clfOpt.step(o.clsGrad === 'bome' ? a.map((t, i) => t.add(bt[i]!.mul(lambda))) : bt);
+      this.clfOpt.step(
+        o.clsGrad === 'bome' ? a.map((t, i) => t.add(bt[i]!.mul(lambda)))
+          : pess ? a.map((t, i) => bt[i]!.mul(lambda).sub(t)) : bt,
+      );
 
       return {
         f: f.item(),

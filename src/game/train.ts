@@ -15,7 +15,7 @@ import { TensorDataset, indexBatches, numBatches, seededSubset, type ImageDatase
 import { UNet, buildClassifier } from '../nn/models/index.js';
 import type { Module } from '../nn/module.js';
 import { loadCheckpointSync, saveCheckpointSync, writeFileAtomicSync, writeJsonAtomicSync } from '../io/index.js';
-import { GAME_DEFAULTS, GameSolver, type GameOptions, type StepMetrics } from './bome.js';
+import { GAME_DEFAULTS, GameSolver, checkGameOptions, type GameOptions, type StepMetrics } from './bome.js';
 import { silent, type EventSink } from '../util/events.js';
 import { versions } from '../util/versions.js';
 import { PROXY_DEFAULTS, ProxyVictim } from './proxy.js';
@@ -185,6 +185,7 @@ export function loadGenerator(path: string, device = 'cpu'): { gen: UNet; meta: 
  */
 export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>, runDir: string, resume = false, onEvent: EventSink = silent, dataSpec?: Record<string, unknown>, proxyTest?: ImageDataset): TrainResult {
   let o: TrainOptions = { ...TRAIN_DEFAULTS, ...opts };
+  checkGameOptions(o);
   const ckPath = join(runDir, 'checkpoint');
   const hasCk = existsSync(join(runDir, 'checkpoint.json'));
   if (resume && !hasCk) throw new Error(`${runDir}: nothing to resume (no checkpoint.json)`);
