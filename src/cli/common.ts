@@ -75,7 +75,7 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   'at-steps': { type: 'int', description: 'GUE-AT PGD steps (step ε_a/4)', default: 10, min: 1 },
   'trades-beta': { type: 'number', description: 'TRADES β in the game (authors 1)', default: 1, min: 0 },
   'gen-grad': { type: 'string', description: "generator direction: 'q' = λ∇w q (BOME, the authors) or 'g' = λ∇w g(w,θ), the value-function term dropped (ours; docs/study.md)", default: 'q', choices: GEN_GRADS },
-  'cls-grad': { type: 'string', description: "classifier direction: 'bome' = ∇θ f + λ∇θ q (the authors) 'erm' = ∇θ g, a victim's step on the protected batch, or 'pessimistic' = θ ascends f under the barrier and the generator ascends λ∇w q (the paper's sup over best responses; needs --payoff ce) (ours; docs/study.md)", default: 'bome', choices: CLS_GRADS },
+  'cls-grad': { type: 'string', description: "classifier direction: 'bome' = ∇θ f + λ∇θ q (the authors), 'erm' = ∇θ g, a victim's step on the protected batch, or 'pessimistic' = θ ascends f under the barrier and the generator ascends λ∇w q (the paper's sup over best responses; needs --payoff ce) (ours; docs/study.md)", default: 'bome', choices: CLS_GRADS },
   'gen-milestones': { type: 'list', description: "epochs at which the generator lr ×0.1 (comma list; 'none')" },
   'cls-milestones': { type: 'list', description: "epochs at which the classifier lr ×0.1 (comma list; 'none')" },
 };
