@@ -25,7 +25,9 @@ export function runProtectionTask(generator: Partial<TrainOptions> = {}, victimS
   const templates = randn([4, 1, 8, 8], { generator: new Generator(123) }).sign().keep();
   const train = syntheticDataset(2048, 1, templates);
   const test = syntheticDataset(1024, 2, templates);
-  const eps = 32 / 255;
+  // The budget the generator trains at is the budget the data is protected at, and the random control's:
+  // `generator.eps` (the study script's --set eps=…) overrides all three.
+  const eps = generator.eps ?? 32 / 255;
   const dir = mkdtempSync(join(tmpdir(), 'gue-protect-'));
   try {
     trainGenerator(train, { eps, surrogate: 'tiny-cnn', genWidth: 4, batchSize: 128, epochs: 100, maxSteps: 300, seed: 1, path: 'fast', lrInner: 1e-3, checkpointEvery: 1e9, ...generator }, dir);
