@@ -27,3 +27,11 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
   assert.ok(mean(clean) - mean(ctrl) <= (mean(clean) - mean(prot)) / 2, `random ±ε noise hurts at most half as much as GUE: ${msg}`);
   assert.ok(mean(prot) <= mean(ctrl) - 5, `GUE beats the random-noise control: ${msg}`);
 });
+
+test('the synthetic task protects at the budget the generator trained at (--set eps of the study script)', () => {
+  // A generator trained at 8/255 used to be applied at the task's 32/255 (δ = 32/255 · G(x)); now the protected data
+  // and the random control take the generator's ε. 30 outer steps (the generator starts at δ = 0) and no victims: only the stored bytes are checked.
+  const r = runProtectionTask({ maxSteps: 30, eps: 8 / 255 }, []);
+  assert.ok(r.linf255 <= 8, `protected at 8/255, got ${r.linf255}/255`);
+  assert.ok(r.linf255 >= 1, `and perturbed at all, got ${r.linf255}/255`);
+});
