@@ -34,9 +34,10 @@ export const QUICK: Record<string, Record<string, unknown>> = {
 /**
  * Attacks whose quick run varies a lot with the attack seed (and with the CPU's float rounding) are judged on the
  * victims' mean over two attack seeds: DeepConfuse's victim got 68.8 % and 56.7 % with seeds 7 and 8 on an AMD EPYC
- * (clean 78.6 %), and 62.6 % with seed 7 on the machine the contract was first run on.
+ * (clean 78.6 %), and 62.6 % with seed 7 on the machine the contract was first run on. ShortcutGen's victim got
+ * 69.2 % with seed 7 alone on another AMD EPYC (clean 79.0 %; 2026-12-01), where it had passed on earlier machines.
  */
-const DAMAGE_SEEDS: Record<string, number[]> = { deepconfuse: [7, 8] };
+const DAMAGE_SEEDS: Record<string, number[]> = { deepconfuse: [7, 8], shortcutgen: [7, 8] };
 
 // A faint template (±0.05) under σ = 0.15 noise: learnable (clean ≈ 78 % after 8 epochs) but not trivially,
 // so a shortcut at the budget competes with the real features, as on real data.
