@@ -30,7 +30,8 @@ test('GUE protection lowers victim accuracy on a seeded synthetic task; random n
 
 test('the synthetic task protects at the budget the generator trained at (--set eps of the study script)', () => {
   // A generator trained at 8/255 used to be applied at the task's 32/255 (δ = 32/255 · G(x)); now the protected data
-  // and the random control take the generator's ε. 30 outer steps (the generator starts at δ = 0) and no victims: only the stored bytes are checked.
+  // and the random control take the generator's ε. 30 outer steps (the generator starts at δ = 0) and no victims:
+  // only the stored bytes are checked.
   const r = runProtectionTask({ maxSteps: 30, eps: 8 / 255 }, []);
   assert.ok(r.linf255 <= 8, `protected at 8/255, got ${r.linf255}/255`);
   assert.ok(r.linf255 >= 1, `and perturbed at all, got ${r.linf255}/255`);
