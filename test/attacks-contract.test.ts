@@ -21,6 +21,7 @@ setNumThreads(1);
 /** Quick options per attack: seconds on 2 busy cores for the task below. */
 export const QUICK: Record<string, Record<string, unknown>> = {
   random: {},
+  'random-class': {},
   'em-sample': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 5, stepRatio: 0.3, maxRounds: 2, batchSize: 128 },
   'em-class': { model: 'tiny-cnn', trainSteps: 10, pgdSteps: 5, stepRatio: 0.3, maxRounds: 2, batchSize: 128 },
   tap: { model: 'tiny-cnn', trainEpochs: 4, lr: 0.05, steps: 20, stepRatio: 0.25, craftBatch: 512 },

@@ -1,6 +1,6 @@
 // Random noise: the control. Per-sample noise fixed by the seed: uniform U[−ε, ε] or ±ε per pixel under
 // L∞, or Gaussian scaled to norm ε per image under L2. It should barely hurt a victim.
-import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad } from '../engine/index.js';
+import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad, tensor } from '../engine/index.js';
 import type { Attack } from './types.js';
 import { storedPerturbation } from './poison.js';
 
@@ -35,6 +35,43 @@ export const randomNoise: Attack = {
     return {
       perturb: storedPerturbation(table),
       meta: { kind: ctx.norm === 'l2' ? 'gaussian' : options.kind },
+      dispose: () => table.dispose(),
+    };
+  },
+};
+
+/**
+ * Class-wise random noise: one fixed random pattern per class (U[−ε, ε] or ±ε per pixel), added to every image of
+ * that class. It uses the labels. The control for class-wise perturbations (Huang et al. 2021, Table 1): a
+ * class-wise pattern is a shortcut by construction, so this measures what a label-aligned δ does with no optimisation.
+ */
+export const randomClassNoise: Attack = {
+  name: 'random-class',
+  title: 'class-wise random noise (control): one fixed uniform or ±ε pattern per class (L∞; uses the labels)',
+  cite: 'Huang et al., "Unlearnable Examples", ICLR 2021 (Table 1, class-wise random noise)',
+  norms: ['linf'],
+  options: {
+    kind: { type: 'string', description: "'uniform' (U[−ε, ε]) or 'sign' (each pixel ±ε)", default: 'uniform', choices: ['uniform', 'sign'] },
+  },
+  prepare(ctx, options) {
+    const [c, h, w] = ctx.train.shape;
+    const n = ctx.train.labels.length;
+    const k = ctx.train.numClasses;
+    const g = new Generator(ctx.seed);
+    const table: Tensor = noGrad(() =>
+      keep(
+        scope(() => {
+          const pats = options.kind === 'sign'
+            ? randint(0, 2, [k, c, h, w], { generator: g }).to('float32').mul(2 * ctx.eps).sub(ctx.eps)
+            : rand([k, c, h, w], { generator: g }).mul(2 * ctx.eps).sub(ctx.eps);
+          const y = tensor(BigInt64Array.from(ctx.train.labels, (v) => BigInt(v)), { shape: [n], dtype: 'int64' });
+          return pats.indexSelect(0, y).onDevice(ctx.device);
+        }),
+      ),
+    );
+    return {
+      perturb: storedPerturbation(table),
+      meta: { kind: options.kind },
       dispose: () => table.dispose(),
     };
   },

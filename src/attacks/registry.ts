@@ -5,7 +5,7 @@ import { silent, type EventSink } from '../util/events.js';
 import { resolveOptions, type OptionValues } from '../util/options.js';
 import { poisonDataset, type PoisonReport, type Quantization } from './poison.js';
 import type { Attack, Norm } from './types.js';
-import { randomNoise } from './random.js';
+import { randomNoise, randomClassNoise } from './random.js';
 import { emSample, emClass } from './em.js';
 import { tap } from './tap.js';
 import { lsp } from './lsp.js';
@@ -16,6 +16,7 @@ import { rem } from './rem.js';
 
 export const ATTACKS: Readonly<Record<string, Attack>> = Object.freeze({
   random: randomNoise,
+  'random-class': randomClassNoise,
   'em-sample': emSample,
   'em-class': emClass,
   tap,

@@ -76,6 +76,7 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   'trades-beta': { type: 'number', description: 'TRADES β in the game (authors 1)', default: 1, min: 0 },
   'gen-grad': { type: 'string', description: "generator direction: 'q' = λ∇w q (BOME, the authors) or 'g' = λ∇w g(w,θ), the value-function term dropped (ours; docs/study.md)", default: 'q', choices: GEN_GRADS },
   'cls-grad': { type: 'string', description: "classifier direction: 'bome' = ∇θ f + λ∇θ q (the authors), 'erm' = ∇θ g, a victim's step on the protected batch, or 'pessimistic' = θ ascends f under the barrier and the generator ascends λ∇w q (the paper's sup over best responses; needs --payoff ce) (ours; docs/study.md)", default: 'bome', choices: CLS_GRADS },
+  'route-weight': { type: 'number', description: "supervised routing (ours; 0 = off): with --gen-arch templates, the generator's router also learns CE(router(x), y), weight w, so each image gets its class's pattern (docs/study.md)", default: 0, min: 0 },
   'gen-milestones': { type: 'list', description: "epochs at which the generator lr ×0.1 (comma list; 'none')" },
   'cls-milestones': { type: 'list', description: "epochs at which the classifier lr ×0.1 (comma list; 'none')" },
 };
@@ -99,6 +100,7 @@ export function gameOptions(flags: FlagValues): Partial<GameOptions> {
     tradesBeta: flags['trades-beta'] as number,
     genGrad: flags['gen-grad'] as GameOptions['genGrad'],
     clsGrad: flags['cls-grad'] as GameOptions['clsGrad'],
+    routeWeight: flags['route-weight'] as number,
   };
 }
 

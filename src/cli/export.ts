@@ -61,6 +61,10 @@ export const exportCommand: Command = {
     const { exportOnnx } = await import('../export/onnx.js');
     const { writeFileAtomicSync } = await import('../io/atomic.js');
     const { gen, meta } = loadGenerator(base);
+    if ((meta.arch ?? 'unet') !== 'unet') {
+      gen.dispose();
+      throw new UsageError(`${g}: a '${meta.arch}' generator (--gen-arch ${meta.arch}) cannot be exported to ONNX; only the U-Net can. Apply it with the libtorch backend (gue protect, gue poison)`);
+    }
     let bytes: Uint8Array;
     let maxDiff: number | null = null;
     try {

@@ -14,8 +14,8 @@ import { CLASSIFIERS } from '../nn/models/index.js';
 const FLAG_OF: Record<string, string> = {
   eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
-  genWidth: 'gen-width', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
-  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones', resetEvery: 'reset-every', genGrad: 'gen-grad', clsGrad: 'cls-grad',
+  genWidth: 'gen-width', genArch: 'gen-arch', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
+  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones', resetEvery: 'reset-every', genGrad: 'gen-grad', clsGrad: 'cls-grad', routeWeight: 'route-weight',
   proxyEvery: 'proxy-every', proxyTrainSize: 'proxy-train-size', proxyEpochs: 'proxy-epochs', proxyModel: 'proxy-model',
 };
 
@@ -44,7 +44,8 @@ export const trainCommand: Command = {
       epochs: { type: 'int', description: 'passes over the generator’s training data (authors 50)', default: 50, min: 1 },
       'batch-size': { type: 'int', description: 'batch size (authors 256)', default: 256, min: 1 },
       surrogate: { type: 'string', description: 'surrogate classifier architecture', default: 'small-cnn', choices: Object.keys(CLASSIFIERS) },
-      'gen-width': { type: 'int', description: 'U-Net width (paper 64; 16 for CPU)', default: 16, min: 1 },
+      'gen-width': { type: 'int', description: 'U-Net width (paper 64; 16 for CPU); the encoder width with --gen-arch templates', default: 16, min: 1 },
+      'gen-arch': { type: 'string', description: "generator: 'unet' (the paper's) or 'templates' (ours: an encoder picks a mixture of K learned full-image patterns; docs/study.md)", default: 'unet', choices: ['unet', 'templates'] },
       fraction: { type: 'number', description: 'fraction of the training set the generator sees (seeded subset)', default: 1, min: 0.001, max: 1 },
       'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
       'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },
@@ -90,6 +91,7 @@ export const trainCommand: Command = {
       batchSize: flags['batch-size'] as number,
       surrogate: flags.surrogate as string,
       genWidth: flags['gen-width'] as number,
+      genArch: flags['gen-arch'] as 'unet' | 'templates',
       fraction: flags.fraction as number,
       maxSteps: flags['max-steps'] as number,
       checkpointEvery: flags['checkpoint-every'] as number,

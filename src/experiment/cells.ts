@@ -6,14 +6,14 @@ import { createHash } from 'node:crypto';
 import { ATTACKS } from '../attacks/registry.js';
 import { resolveOptions } from '../util/options.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
-import { TRAIN_DEFAULTS } from '../game/train.js';
+import { GENERATOR_ARCHS, TRAIN_DEFAULTS } from '../game/train.js';
 import { CLS_GRADS, GEN_GRADS } from '../game/bome.js';
 import { VICTIM_DEFAULTS, scaledMilestones } from '../victim/train.js';
 import { channelProblem, resolveDefense } from '../defenses/index.js';
 import { DATASET_CHANNELS, ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
-const LATE_TRAIN_OPTIONS = ['resetEvery', 'genGrad', 'clsGrad'];
+const LATE_TRAIN_OPTIONS = ['resetEvery', 'genGrad', 'clsGrad', 'genArch', 'routeWeight'];
 /** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
 const PROTECT_COMMON = ['method', 'eps255', 'norm', 'seed', 'quantization', 'poisonBatchSize'];
 /** GUE-only keys the runner interprets (not trainGenerator options as such). */
@@ -146,6 +146,7 @@ function resolveProtect(p: JsonObject, seed: number, where: string, problems: st
     if (typeof full.fraction !== 'number' || !(full.fraction > 0 && full.fraction <= 1)) problems.push(`${where}.fraction must be in (0, 1]; got ${JSON.stringify(full.fraction)}`);
     if (typeof full.surrogate === 'string' && !(full.surrogate in CLASSIFIERS)) problems.push(`${where}.surrogate: unknown model '${full.surrogate}'; available: ${Object.keys(CLASSIFIERS).join(', ')}`);
     if (!(GEN_GRADS as readonly Json[]).includes(full.genGrad ?? 'q')) problems.push(`${where}.genGrad must be one of ${GEN_GRADS.join(', ')}; got ${JSON.stringify(full.genGrad)}`);
+    if (!(GENERATOR_ARCHS as readonly Json[]).includes(full.genArch ?? 'unet')) problems.push(`${where}.genArch must be one of ${GENERATOR_ARCHS.join(', ')}; got ${JSON.stringify(full.genArch)}`);
     if (!(CLS_GRADS as readonly Json[]).includes(full.clsGrad ?? 'bome')) problems.push(`${where}.clsGrad must be one of ${CLS_GRADS.join(', ')}; got ${JSON.stringify(full.clsGrad)}`);
     if (full.clsGrad === 'pessimistic' && (full.payoff ?? TRAIN_DEFAULTS.payoff) === 'surrogate') problems.push(`${where}: clsGrad 'pessimistic' needs payoff 'ce' or 'ce-clip' (the surrogate payoff is unbounded above over θ)`);
     if (p.options !== undefined && !neutral(p.options)) problems.push(`${where}.options: GUE takes its options as protect keys, not under 'options'`);

@@ -198,6 +198,8 @@ export interface OnnxExportMeta {
  */
 export function exportOnnx(gen: UNet, meta: OnnxExportMeta): Uint8Array {
   const { eps, channels } = meta;
+  // A structural check (a value import of UNet would load libtorch into the ONNX-only paths).
+  if (!gen.namedChildren().some(([n]) => n === 'dconv_down1')) throw new Error(`exportOnnx: only the U-Net generator can be exported to ONNX; this one is a ${(gen as { constructor: { name: string } }).constructor.name} (apply it with the libtorch backend: gue protect / gue poison)`);
   if (!(Number.isFinite(eps) && eps > 0 && eps <= 1)) throw new Error(`exportOnnx: eps must be in (0, 1], got ${eps}`);
   if (channels !== gen.channels) throw new Error(`exportOnnx: meta.channels is ${channels} but the generator takes ${gen.channels}-channel images`);
   const g = new GraphBuilder();

@@ -81,6 +81,20 @@ export interface GameOptions {
   genGrad: GenGrad;
   /** Classifier direction (see ClsGrad); 'bome' is the authors'. */
   clsGrad: ClsGrad;
+  /**
+   * Supervised routing (ours; 0 = off, the authors' game): for a generator with a router (`--gen-arch templates`), the
+   * generator also descends routeWeight·CE(router(x), y) on the clean batch, so it learns to pick pattern y for an
+   * image of class y. Without it the router collapses onto one or two patterns (docs/study.md, "A template generator").
+   */
+  routeWeight: number;
+}
+
+/** A generator whose forward mixes patterns chosen by a router (src/nn/models/template-gen.ts). */
+interface RoutedGenerator extends Module {
+  routeLogits(x: Tensor): Tensor;
+}
+function isRouted(m: Module): m is RoutedGenerator {
+  return typeof (m as unknown as { routeLogits?: unknown }).routeLogits === 'function';
 }
 
 export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
@@ -102,6 +116,7 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   atSeed: 0,
   genGrad: 'q',
   clsGrad: 'bome',
+  routeWeight: 0,
 });
 
 export interface StepMetrics {
@@ -122,6 +137,9 @@ export interface StepMetrics {
   gradFNorm: number;
   /** ‖∇_w q‖. */
   gradQwNorm: number;
+  /** With routeWeight > 0: the router's CE on the clean batch and its accuracy there. */
+  routeLoss?: number;
+  routeAcc?: number;
 }
 
 /** P_w(x) = clamp(x + ε·G_w(x), 0, 1). */
@@ -154,6 +172,7 @@ export function checkGameOptions(o: GameOptions): void {
   }
   if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
   if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
+  if (!(typeof o.routeWeight === 'number' && o.routeWeight >= 0)) throw new Error(`routeWeight must be a number >= 0, got ${String(o.routeWeight)}`);
   if (o.clsGrad === 'pessimistic' && o.payoff === 'surrogate') {
     throw new Error("clsGrad 'pessimistic' maximises the payoff over θ, and the surrogate payoff is unbounded above there; use payoff 'ce' (--payoff ce)");
   }
@@ -181,6 +200,7 @@ export class GameSolver {
     this.genParams = gen.parameters();
     this.clfParams = clf.parameters();
     this.tmpParams = scratch.parameters();
+    if (o.routeWeight > 0 && !isRouted(gen)) throw new Error('routeWeight needs a generator with a router (--gen-arch templates); the U-Net has none');
     if (this.tmpParams.length !== this.clfParams.length) throw new Error('the scratch classifier must have the same architecture as the classifier');
     this.genOpt = new SGD(this.genParams, { lr: o.lrGen, momentum: o.genMomentum, weightDecay: o.genWeightDecay });
     this.clfOpt = new SGD(this.clfParams, { lr: o.lrCls });
@@ -265,7 +285,16 @@ export class GameSolver {
       const lambda = pess ? dynamicBarrierLambda(o.eta, sumSquares(bt), -dot) : dynamicBarrierLambda(o.eta, normSq, dot);
 
       // pessimistic: the generator ascends λ∇_w q (envelope gradient of min_w max_{θ: q ≤ 0} f).
-      this.genOpt.step(bw.map((t) => t.mul(pess ? -lambda : lambda)));
+      let genStep = bw.map((t) => t.mul(pess ? -lambda : lambda));
+      let route: { routeLoss: number; routeAcc: number } | null = null;
+      if (o.routeWeight > 0 && isRouted(this.gen)) {
+        const logits = this.gen.routeLogits(x);
+        const rl = F.crossEntropy(logits, y);
+        const gr = grad(rl.mul(o.routeWeight), this.genParams, { allowUnused: true });
+        genStep = genStep.map((t, i) => (gr[i] ? t.add(gr[i]!) : t));
+        route = { routeLoss: rl.item(), routeAcc: logits.argmax(1).eq(y).to('float32').mean().item() };
+      }
+      this.genOpt.step(genStep);
       // clsGrad 'erm': θ takes the victim's step on the poisoned batch (∇_θ q = ∇_θ g(w, θ) since θ^T is constant).
       this.clfOpt.step(
         o.clsGrad === 'bome' ? a.map((t, i) => t.add(bt[i]!.mul(lambda)))
@@ -282,6 +311,7 @@ export class GameSolver {
         dot,
         gradFNorm,
         gradQwNorm: Math.sqrt(sumSquares(b.slice(0, nG))),
+        ...(route ?? {}),
       };
     });
   }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, appendFileSync, readdirSync } from
 import { join } from 'node:path';
 import { Generator, Tensor, manualSeed, scope } from '../engine/index.js';
 import { TensorDataset, indexBatches, numBatches, seededSubset, type ImageDataset } from '../data/index.js';
-import { UNet, buildClassifier } from '../nn/models/index.js';
+import { UNet, TemplateGenerator, buildClassifier } from '../nn/models/index.js';
 import type { Module } from '../nn/module.js';
 import { loadCheckpointSync, saveCheckpointSync, writeFileAtomicSync, writeJsonAtomicSync } from '../io/index.js';
 import { GAME_DEFAULTS, GameSolver, checkGameOptions, type GameOptions, type StepMetrics } from './bome.js';
@@ -26,8 +26,13 @@ export interface TrainOptions extends GameOptions {
   seed: number;
   /** Surrogate classifier architecture (registry name). */
   surrogate: string;
-  /** U-Net width (64 paper, 16 CPU). */
+  /** U-Net width (64 paper, 16 CPU); with genArch 'templates', the encoder's width. */
   genWidth: number;
+  /**
+   * Generator architecture: 'unet' (the paper's, default) or 'templates' (an option of ours: a small encoder picks a
+   * softmax mixture of K learned full-image patterns; src/nn/models/template-gen.ts).
+   */
+  genArch: GeneratorArch;
   /** Fraction of the training set the generator sees (seeded subset), in (0, 1]. */
   fraction: number;
   /** Stop after this many outer steps in this invocation (0 = run to the end). */
@@ -62,6 +67,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   seed: 3,
   surrogate: 'resnet18',
   genWidth: 64,
+  genArch: 'unet',
   fraction: 1,
   maxSteps: 0,
   checkpointEvery: 300,
@@ -93,15 +99,23 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
 /** Options that must not change when a run is resumed. */
 const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
-  'batchSize', 'seed', 'surrogate', 'genWidth', 'fraction',
-  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad',
+  'batchSize', 'seed', 'surrogate', 'genWidth', 'genArch', 'fraction',
+  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad', 'routeWeight',
 ];
+
+export type GeneratorArch = 'unet' | 'templates';
+export const GENERATOR_ARCHS: readonly GeneratorArch[] = ['unet', 'templates'];
+export type GueGenerator = UNet | TemplateGenerator;
 
 export interface GeneratorMeta {
   kind: 'gue-generator';
   eps: number;
   channels: number;
   width: number;
+  /** Absent in generators written before the option existed: 'unet'. */
+  arch?: GeneratorArch;
+  /** Number of patterns (arch 'templates'). */
+  templates?: number;
   imageShape: [number, number, number];
   numClasses: number;
   dataset: string;
@@ -155,17 +169,26 @@ function stateFor(prefix: string, all: Map<string, Tensor>): Map<string, Tensor>
   return out;
 }
 
-export function saveGenerator(path: string, gen: UNet, meta: GeneratorMeta): void {
+/** Builds a generator of the given architecture (fresh weights from `generator` when given). */
+export function buildGenerator(arch: GeneratorArch, o: { channels: number; width: number; imageShape: [number, number, number]; numClasses: number; templates?: number; generator?: Generator }): GueGenerator {
+  if (arch === 'unet') return new UNet({ channels: o.channels, width: o.width, generator: o.generator });
+  if (arch === 'templates') {
+    return new TemplateGenerator({ channels: o.channels, width: o.width, imageSize: [o.imageShape[1], o.imageShape[2]], templates: o.templates ?? o.numClasses, generator: o.generator });
+  }
+  throw new Error(`unknown generator architecture '${String(arch)}' (expected one of ${GENERATOR_ARCHS.join(', ')})`);
+}
+
+export function saveGenerator(path: string, gen: GueGenerator, meta: GeneratorMeta): void {
   saveCheckpointSync(path, { tensors: gen.stateDict(), meta });
 }
 
 /** Loads a generator saved by `gue train` (generator.safetensors + generator.json). */
-export function loadGenerator(path: string, device = 'cpu'): { gen: UNet; meta: GeneratorMeta } {
+export function loadGenerator(path: string, device = 'cpu'): { gen: GueGenerator; meta: GeneratorMeta } {
   const ck = loadCheckpointSync<GeneratorMeta>(path, { device });
   try {
     const meta = ck.meta;
     if (meta?.kind !== 'gue-generator') throw new Error(`${ck.paths.sidecar}: not a gue generator (kind '${String(meta?.kind)}')`);
-    const gen = new UNet({ channels: meta.channels, width: meta.width });
+    const gen = buildGenerator(meta.arch ?? 'unet', meta);
     if (device !== 'cpu') gen.to(device);
     gen.loadStateDict(ck.tensors);
     gen.eval();
@@ -231,7 +254,8 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
   const [c, h] = data.shape;
   manualSeed(o.seed);
   const initGen = new Generator(o.seed);
-  const gen = new UNet({ channels: c, width: o.genWidth, generator: initGen });
+  if (!GENERATOR_ARCHS.includes(o.genArch)) throw new Error(`genArch must be one of ${GENERATOR_ARCHS.join(', ')}; got ${JSON.stringify(o.genArch)}`);
+  const gen = buildGenerator(o.genArch, { channels: c, width: o.genWidth, imageShape: data.shape, numClasses: data.numClasses, generator: initGen });
   const clf = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
   const scratch = buildClassifier(o.surrogate, { inChannels: c, numClasses: data.numClasses, imageSize: h, generator: initGen });
   for (const m of [gen, clf, scratch]) m.to({ device: o.device, memoryFormat: o.memoryFormat });
@@ -276,7 +300,8 @@ export function trainGenerator(train: ImageDataset, opts: Partial<TrainOptions>,
     saveGenerator(join(runDir, 'generator'), gen, genMeta());
   };
   const genMeta = (): GeneratorMeta => ({
-    kind: 'gue-generator', eps: o.eps, channels: c, width: o.genWidth, imageShape: data.shape, numClasses: data.numClasses,
+    kind: 'gue-generator', eps: o.eps, channels: c, width: o.genWidth,
+    ...(o.genArch === 'unet' ? {} : { arch: o.genArch, templates: (gen as TemplateGenerator).numTemplates }), imageShape: data.shape, numClasses: data.numClasses,
     dataset: train.source, steps: step, options: o, versions: versions(),
   });
 

@@ -1,0 +1,183 @@
+// The template generator (`--gen-arch templates`, src/nn/models/template-gen.ts): its output, its gradients, training
+// and resuming with it, loading it back, applying it to other image sizes, and the clear refusals (ONNX export,
+// resume with another architecture, unknown architecture).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { F, Generator, grad, noGrad, rand, randint, scope, tensor } from '../src/engine/index.js';
+import { SmallCNN, TemplateGenerator, UNet } from '../src/nn/models/index.js';
+import { TEMPLATE_GAIN } from '../src/nn/models/template-gen.js';
+import { GameSolver, loadGenerator, trainGenerator } from '../src/game/index.js';
+import { exportOnnx } from '../src/export/onnx.js';
+import { loadCheckpointSync } from '../src/io/index.js';
+import { randomImageDataset, syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const GUE = join(ROOT, 'bin', 'gue.js');
+
+test('TemplateGenerator: G(x) in (−1, 1) is a softmax mixture of the K patterns, for the training size and others', () => {
+  const g = new Generator(1);
+  const gen = new TemplateGenerator({ channels: 3, imageSize: [12, 10], templates: 4, width: 4, generator: g });
+  try {
+    assert.equal(gen.numTemplates, 4);
+    scope(() => {
+      const x = rand([5, 3, 12, 10], { generator: g });
+      const out = noGrad(() => gen.forward(x));
+      assert.deepEqual(out.shape, [5, 3, 12, 10]);
+      assert.ok(out.abs().max().item() < 1);
+      // Independent computation: tanh(Σ_k a_k P_k) with a = assign(x).
+      const a = noGrad(() => gen.assign(x));
+      assert.deepEqual(a.shape, [5, 4]);
+      assert.ok(a.sum(1).sub(1).abs().max().item() < 1e-5, 'the weights sum to 1');
+      const p = gen.getParameter('templates').mul(TEMPLATE_GAIN);
+      let mix = a.narrow(1, 0, 1).reshape([5, 1, 1, 1]).mul(p.narrow(0, 0, 1));
+      for (let k = 1; k < 4; k++) mix = mix.add(a.narrow(1, k, 1).reshape([5, 1, 1, 1]).mul(p.narrow(0, k, 1)));
+      assert.ok(mix.tanh().sub(out).abs().max().item() < 1e-5);
+      // Another image size: the patterns are resized, the encoder pools adaptively.
+      const big = noGrad(() => gen.forward(rand([2, 3, 33, 17], { generator: g })));
+      assert.deepEqual(big.shape, [2, 3, 33, 17]);
+      assert.ok(big.abs().max().item() < 1);
+      // Gradients reach both the patterns and the encoder.
+      const loss = gen.forward(x).square().mean();
+      const [gp, gw] = grad(loss, [gen.getParameter('templates'), gen.getParameter('head.weight')]);
+      assert.ok(gp!.abs().max().item() > 0 && gw!.abs().max().item() > 0);
+    });
+    assert.throws(() => gen.forward(rand([1, 1, 12, 10])), /expected input \[N, 3, H, W\]/);
+    assert.throws(() => new TemplateGenerator({ channels: 3, imageSize: [12, 10], templates: 1 }), /at least 2/);
+    assert.throws(() => new TemplateGenerator({ channels: 3, imageSize: [0, 10] }), /image height must be a positive integer/);
+  } finally {
+    gen.dispose();
+  }
+});
+
+test('gen-arch templates: trains, resumes identically, loads back with its architecture, and is refused where it does not fit', () => {
+  const ds = randomImageDataset(96, 5);
+  const base = mkdtempSync(join(tmpdir(), 'gue-templates-'));
+  try {
+    const opts = { surrogate: 'tiny-cnn', genWidth: 2, genArch: 'templates' as const, batchSize: 32, epochs: 2, seed: 9, checkpointEvery: 1e9, path: 'fast' as const, lrGen: 10 };
+    trainGenerator(ds, opts, join(base, 'a'));
+    trainGenerator(ds, { ...opts, maxSteps: 4 }, join(base, 'b'));
+    assert.throws(() => trainGenerator(ds, { ...opts, genArch: 'unet' }, join(base, 'b'), true), /different genArch/);
+    trainGenerator(ds, { epochs: 2 }, join(base, 'b'), true);
+    const a = loadCheckpointSync(join(base, 'a', 'generator'));
+    const b = loadCheckpointSync(join(base, 'b', 'generator'));
+    assert.ok(a.tensors.has('templates') && a.tensors.has('encoder.0.weight'));
+    for (const [k, t] of a.tensors) assert.ok(t.sub(b.tensors.get(k)!).abs().max().item() === 0, `generator tensor ${k} differs after resume`);
+    const { gen, meta } = loadGenerator(join(base, 'a', 'generator'));
+    try {
+      assert.equal(meta.arch, 'templates');
+      assert.equal(meta.templates, 10);
+      assert.ok(gen instanceof TemplateGenerator);
+      assert.equal(gen.training, false);
+      // The saved generator computes what the trained one would: the same output as a second load.
+      const again = loadGenerator(join(base, 'b', 'generator')).gen;
+      scope(() => {
+        const x = rand([3, 1, 8, 8], { generator: new Generator(2) });
+        assert.ok(noGrad(() => gen.forward(x).sub(again.forward(x)).abs().max().item()) === 0);
+      });
+      again.dispose();
+      assert.throws(() => exportOnnx(gen as never, { eps: 8 / 255, channels: 1 }), /only the U-Net generator can be exported to ONNX/);
+    } finally {
+      gen.dispose();
+    }
+    assert.throws(() => trainGenerator(ds, { ...opts, genArch: 'mlp' as never }, join(base, 'c')), /genArch must be one of unet, templates/);
+    const onnxOut = join(base, 'g.onnx');
+    const r = spawnSync(process.execPath, [GUE, 'export', '--onnx', join(base, 'a'), '-o', onnxOut], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /'templates' generator .* cannot be exported to ONNX/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(onnxOut), false, 'no partial output');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('gue train --gen-arch: unknown values are a usage error', () => {
+  const r = spawnSync(process.execPath, [GUE, 'train', '--out', join(tmpdir(), 'never-made'), '--gen-arch', 'mlp'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--gen-arch/);
+  assert.match(r.stderr, /unet/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('--route-weight: the generator step adds exactly lr·w·∇CE(router(x), y); refused without a router', () => {
+  const make = (rw: number) => {
+    const g = new Generator(4);
+    const gen = new TemplateGenerator({ channels: 1, imageSize: [8, 8], templates: 3, width: 2, generator: g });
+    const clf = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: g });
+    const scratch = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: g });
+    return { gen, clf, solver: new GameSolver(gen, clf, scratch, { eps: 8 / 255, innerSteps: 2, lrGen: 0.3, routeWeight: rw }) };
+  };
+  const g = new Generator(5);
+  const x = rand([6, 1, 8, 8], { generator: g }).keep();
+  const y = randint(0, 3, [6], { generator: g }).keep();
+  const [off, on] = [make(0), make(2)];
+  // Independent: the router's CE gradient at the starting weights (train-mode BN, as in the step).
+  const expected = scope(() => {
+    const ref = make(0);
+    ref.gen.train();
+    const gs = grad(F.crossEntropy(ref.gen.routeLogits(x), y), ref.gen.parameters(), { allowUnused: true });
+    const out = gs.map((t, i) => (t ?? ref.gen.parameters()[i]!.mul(0)).mul(0.3 * 2).detach().keep());
+    ref.solver.dispose();
+    return out;
+  });
+  const mOff = off.solver.step(x, y);
+  const mOn = on.solver.step(x, y);
+  assert.equal(mOff.routeLoss, undefined);
+  assert.ok(typeof mOn.routeLoss === 'number' && mOn.routeLoss > 0 && typeof mOn.routeAcc === 'number');
+  let moved = 0;
+  off.gen.parameters().forEach((p, i) => {
+    const diff = scope(() => p.sub(on.gen.parameters()[i]!));
+    assert.ok(scope(() => diff.sub(expected[i]!).abs().max().item()) < 1e-5, `generator parameter ${i}: w_off − w_on = lr·w·∇CE`);
+    if (scope(() => expected[i]!.abs().max().item()) > 0) moved++;
+  });
+  assert.ok(moved >= 2, 'the router loss reaches the encoder');
+  const ti = off.gen.namedParameters().findIndex(([n]) => n === 'templates');
+  assert.equal(scope(() => expected[ti]!.abs().max().item()), 0, 'and not the patterns');
+  off.clf.parameters().forEach((p, i) => assert.ok(scope(() => p.sub(on.clf.parameters()[i]!).abs().max().item()) < 1e-6, 'θ is unaffected'));
+  off.solver.dispose();
+  on.solver.dispose();
+  const gu = new Generator(1);
+  const unet = new UNet({ channels: 1, width: 2, generator: gu });
+  const c1 = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: gu });
+  const c2 = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: gu });
+  assert.throws(() => new GameSolver(unet, c1, c2, { routeWeight: 1 }), /routeWeight needs a generator with a router \(--gen-arch templates\)/);
+  assert.throws(() => new GameSolver(unet, c1, c2, { routeWeight: -1 }), /routeWeight must be a number >= 0/);
+});
+
+test('--route-weight makes the router class-aligned on a learnable task', () => {
+  const tpl = syntheticTemplates(3, { classes: 4, size: 8, amplitude: 0.3, sigma: 0.1 });
+  const ds = syntheticDataset(256, 1, tpl, { classes: 4, size: 8, amplitude: 0.3, sigma: 0.1 });
+  const base = mkdtempSync(join(tmpdir(), 'gue-route-'));
+  try {
+    const purity = (rw: number): number => {
+      const dir = join(base, `rw${rw}`);
+      trainGenerator(ds, { surrogate: 'tiny-cnn', genWidth: 4, genArch: 'templates', routeWeight: rw, batchSize: 64, epochs: 8, seed: 2, checkpointEvery: 1e9, lrGen: 0.1 }, dir);
+      const { gen } = loadGenerator(join(dir, 'generator'));
+      try {
+        return scope(() => {
+          const n = ds.labels.length;
+          const x = tensor(Float32Array.from(ds.images, (v) => v / 255), { shape: [n, 1, 8, 8] });
+          const pick = noGrad(() => (gen as TemplateGenerator).assign(x)).argmax(1).toArray() as number[];
+          // Purity: for each pattern, the images of its most frequent class; summed over patterns, over n.
+          const counts = new Map<number, number[]>();
+          pick.forEach((k, i) => { const r = counts.get(k) ?? [0, 0, 0, 0]; r[ds.labels[i]!]!++; counts.set(k, r); });
+          let pure = 0;
+          for (const r of counts.values()) pure += Math.max(...r);
+          return pure / n;
+        });
+      } finally {
+        gen.dispose();
+      }
+    };
+    const withRoute = purity(1);
+    assert.ok(withRoute > 0.9, `with routeWeight 1 the router sends each class to its own pattern (purity ${withRoute.toFixed(2)})`);
+  } finally {
+    tpl.dispose();
+    rmSync(base, { recursive: true, force: true });
+  }
+});
