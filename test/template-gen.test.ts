@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { F, Generator, grad, noGrad, rand, randint, scope, tensor } from '../src/engine/index.js';
+import { F, Generator, grad, noGrad, rand, randint, randn, scope, tensor } from '../src/engine/index.js';
 import { SmallCNN, TemplateGenerator, UNet } from '../src/nn/models/index.js';
 import { TEMPLATE_GAIN } from '../src/nn/models/template-gen.js';
 import { GameSolver, loadGenerator, trainGenerator } from '../src/game/index.js';
@@ -24,6 +24,8 @@ test('TemplateGenerator: G(x) in (−1, 1) is a softmax mixture of the K pattern
   const gen = new TemplateGenerator({ channels: 3, imageSize: [12, 10], templates: 4, width: 4, generator: g });
   try {
     assert.equal(gen.numTemplates, 4);
+    assert.equal(noGrad(() => gen.forward(rand([2, 3, 12, 10], { generator: g })).abs().max().item()), 0, 'δ = 0 before training');
+    noGrad(() => gen.getParameter('templates').copy_(randn([4, 3, 12, 10], { generator: g }).div(TEMPLATE_GAIN)));
     scope(() => {
       const x = rand([5, 3, 12, 10], { generator: g });
       const out = noGrad(() => gen.forward(x));
@@ -178,6 +180,46 @@ test('--route-weight makes the router class-aligned on a learnable task', () => 
     assert.ok(withRoute > 0.9, `with routeWeight 1 the router sends each class to its own pattern (purity ${withRoute.toFixed(2)})`);
   } finally {
     tpl.dispose();
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('--gen-optim adam: the first generator step is lr·sign(∇), it resumes identically, and bad combinations are refused', () => {
+  const ds = randomImageDataset(96, 7);
+  const base = mkdtempSync(join(tmpdir(), 'gue-adam-'));
+  try {
+    const opts = { surrogate: 'tiny-cnn', genWidth: 2, batchSize: 32, epochs: 2, seed: 5, checkpointEvery: 1e9, path: 'fast' as const, genOptim: 'adam' as const, lrGen: 1e-3 };
+    // One step from the same start: Adam's first step moves every parameter with a gradient by lr (|m̂/√v̂| = 1).
+    trainGenerator(ds, { ...opts, maxSteps: 1 }, join(base, 'one'));
+    trainGenerator(ds, { ...opts, maxSteps: 1, lrGen: 0 }, join(base, 'zero'));
+    const one = loadCheckpointSync(join(base, 'one', 'checkpoint')).tensors;
+    const zero = loadCheckpointSync(join(base, 'zero', 'checkpoint')).tensors;
+    let checked = 0;
+    for (const [k, t] of one) {
+      // Conv biases right before a BatchNorm have a zero gradient up to rounding (the BN removes them): skipped.
+      if (!k.startsWith('gen.') || /running_|num_batches/.test(k) || /\.[03]\.bias$/.test(k)) continue;
+      const d = scope(() => t.sub(zero.get(k)!).abs());
+      const movedMask = scope(() => d.gt(1e-7).to('float32'));
+      const nMoved = movedMask.sum().item();
+      if (nMoved > 0) {
+        assert.ok(d.max().item() <= 1e-3 * 1.001, `${k}: Adam's first step is at most lr (${d.max().item()})`);
+        const meanMoved = scope(() => d.mul(movedMask).sum().item()) / nMoved;
+        assert.ok(meanMoved > 0.9e-3, `${k}: the moved entries move by ≈ lr (mean ${meanMoved})`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 4, `the generator moved (${checked} tensors)`);
+    // Resume: 2 + 4 steps with a restart equal 6 straight (Adam's moments are in the checkpoint).
+    trainGenerator(ds, opts, join(base, 'a'));
+    trainGenerator(ds, { ...opts, maxSteps: 2 }, join(base, 'b'));
+    assert.throws(() => trainGenerator(ds, { ...opts, genOptim: 'sgd' }, join(base, 'b'), true), /different genOptim/);
+    trainGenerator(ds, { epochs: 2 }, join(base, 'b'), true);
+    const a = loadCheckpointSync(join(base, 'a', 'generator')).tensors;
+    const b = loadCheckpointSync(join(base, 'b', 'generator')).tensors;
+    for (const [k, t] of a) assert.ok(scope(() => t.sub(b.get(k)!).abs().max().item()) === 0, `generator tensor ${k} differs after resume`);
+    assert.throws(() => trainGenerator(ds, { ...opts, genOptim: 'rmsprop' as never }, join(base, 'c')), /genOptim must be one of sgd, adam/);
+    assert.throws(() => trainGenerator(ds, { ...opts, genMomentum: 0.9 }, join(base, 'd')), /genMomentum applies to genOptim 'sgd'/);
+  } finally {
     rmSync(base, { recursive: true, force: true });
   }
 });

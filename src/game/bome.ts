@@ -87,7 +87,15 @@ export interface GameOptions {
    * image of class y. Without it the router collapses onto one or two patterns (docs/study.md, "A template generator").
    */
   routeWeight: number;
+  /**
+   * The generator's optimizer: 'sgd' (the authors: SGD with genMomentum / genWeightDecay) or 'adam' (ours: Adam with
+   * lr lrGen and weight decay genWeightDecay; per-parameter normalised steps, as EM's signed PGD steps on δ).
+   */
+  genOptim: GenOptim;
 }
+
+export type GenOptim = 'sgd' | 'adam';
+export const GEN_OPTIMS: readonly GenOptim[] = ['sgd', 'adam'];
 
 /** A generator whose forward mixes patterns chosen by a router (src/nn/models/template-gen.ts). */
 interface RoutedGenerator extends Module {
@@ -117,6 +125,7 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   genGrad: 'q',
   clsGrad: 'bome',
   routeWeight: 0,
+  genOptim: 'sgd',
 });
 
 export interface StepMetrics {
@@ -172,6 +181,8 @@ export function checkGameOptions(o: GameOptions): void {
   }
   if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
   if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
+  if (!GEN_OPTIMS.includes(o.genOptim)) throw new Error(`genOptim must be one of ${GEN_OPTIMS.join(', ')}, got '${String(o.genOptim)}'`);
+  if (o.genOptim === 'adam' && o.genMomentum !== 0) throw new Error("genMomentum applies to genOptim 'sgd' (Adam has its own moments)");
   if (!(typeof o.routeWeight === 'number' && o.routeWeight >= 0)) throw new Error(`routeWeight must be a number >= 0, got ${String(o.routeWeight)}`);
   if (o.clsGrad === 'pessimistic' && o.payoff === 'surrogate') {
     throw new Error("clsGrad 'pessimistic' maximises the payoff over θ, and the surrogate payoff is unbounded above there; use payoff 'ce' (--payoff ce)");
@@ -180,7 +191,7 @@ export function checkGameOptions(o: GameOptions): void {
 
 export class GameSolver {
   readonly opts: GameOptions;
-  readonly genOpt: SGD;
+  readonly genOpt: SGD | Adam;
   readonly clfOpt: SGD;
   private readonly genParams: Tensor[];
   private readonly clfParams: Tensor[];
@@ -202,7 +213,9 @@ export class GameSolver {
     this.tmpParams = scratch.parameters();
     if (o.routeWeight > 0 && !isRouted(gen)) throw new Error('routeWeight needs a generator with a router (--gen-arch templates); the U-Net has none');
     if (this.tmpParams.length !== this.clfParams.length) throw new Error('the scratch classifier must have the same architecture as the classifier');
-    this.genOpt = new SGD(this.genParams, { lr: o.lrGen, momentum: o.genMomentum, weightDecay: o.genWeightDecay });
+    this.genOpt = o.genOptim === 'adam'
+      ? new Adam(this.genParams, { lr: o.lrGen, weightDecay: o.genWeightDecay })
+      : new SGD(this.genParams, { lr: o.lrGen, momentum: o.genMomentum, weightDecay: o.genWeightDecay });
     this.clfOpt = new SGD(this.clfParams, { lr: o.lrCls });
   }
 

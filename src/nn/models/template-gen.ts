@@ -14,7 +14,7 @@
 // shortcuts. The result is a per-image choice among K patterns, close to class-wise noise but without labels.
 //
 // Other image sizes: the patterns are bilinearly resized to the input, and the encoder pools adaptively.
-import { F, Tensor, randn, scope } from '../../engine/index.js';
+import { F, Tensor, scope, zeros } from '../../engine/index.js';
 import { Module } from '../module.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, type InitOptions } from '../layers.js';
 
@@ -66,7 +66,8 @@ export class TemplateGenerator extends Module {
       ),
     );
     this.registerModule('head', new Linear(2 * w * 16, k, g));
-    this.registerParameter('templates', randn([k, c, h, wd], { generator: o.generator }).div(TEMPLATE_GAIN));
+    // The patterns start at zero (δ = 0 at step 0): whatever structure they have is learned in the game.
+    this.registerParameter('templates', zeros([k, c, h, wd]));
   }
 
   /** The encoder's logits over the patterns, [N, K] (what `--route-weight` trains towards the labels). */
