@@ -223,3 +223,29 @@ test('--gen-optim adam: the first generator step is lr·sign(∇), it resumes id
     rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('--game-augment crop-flip: changes the game, is reproducible, resumes identically; unknown values refused', () => {
+  const ds = randomImageDataset(96, 8);
+  const base = mkdtempSync(join(tmpdir(), 'gue-gameaug-'));
+  try {
+    const opts = { surrogate: 'tiny-cnn', genWidth: 2, batchSize: 32, epochs: 2, seed: 6, checkpointEvery: 1e9, path: 'fast' as const, gameAugment: 'crop-flip' as const };
+    trainGenerator(ds, opts, join(base, 'a'));
+    trainGenerator(ds, opts, join(base, 'a2'));
+    trainGenerator(ds, { ...opts, gameAugment: 'none' }, join(base, 'plain'));
+    trainGenerator(ds, { ...opts, maxSteps: 3 }, join(base, 'b'));
+    assert.throws(() => trainGenerator(ds, { ...opts, gameAugment: 'none' }, join(base, 'b'), true), /different gameAugment/);
+    trainGenerator(ds, { epochs: 2 }, join(base, 'b'), true);
+    const ck = (d: string) => loadCheckpointSync(join(base, d, 'generator')).tensors;
+    const [a, a2, p, b] = [ck('a'), ck('a2'), ck('plain'), ck('b')];
+    let differs = 0;
+    for (const [k, t] of a) {
+      assert.ok(scope(() => t.sub(a2.get(k)!).abs().max().item()) === 0, `${k}: same seed, same generator`);
+      assert.ok(scope(() => t.sub(b.get(k)!).abs().max().item()) === 0, `${k}: differs after resume`);
+      if (scope(() => t.sub(p.get(k)!).abs().max().item()) > 0) differs++;
+    }
+    assert.ok(differs > 0, 'the augmentation changes what the generator learns');
+    assert.throws(() => trainGenerator(ds, { ...opts, gameAugment: 'mixup' as never }, join(base, 'c')), /gameAugment must be one of none, crop-flip/);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});

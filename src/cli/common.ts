@@ -2,7 +2,7 @@
 import type { FlagSpec, FlagValues } from './args.js';
 import { UsageError } from './args.js';
 import { FASHION_MNIST_DIR, loadCifar10, loadCifar100, loadIdxDataset, loadDataset, isStoredDataset, type ImageDataset } from '../data/index.js';
-import { PAYOFFS, LOWER_LOSSES, GEN_GRADS, GEN_OPTIMS, CLS_GRADS, type GameOptions } from '../game/index.js';
+import { PAYOFFS, LOWER_LOSSES, GEN_GRADS, GEN_OPTIMS, GAME_AUGMENTS, CLS_GRADS, type GameOptions } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 import { AT_KINDS, VICTIM_DEFAULTS, scaledMilestones, type AtKind, type VictimOptions } from '../victim/index.js';
 import { DEFENSES, resolveDefense } from '../defenses/index.js';
@@ -78,6 +78,7 @@ export const GAME_FLAGS: Record<string, FlagSpec> = {
   'cls-grad': { type: 'string', description: "classifier direction: 'bome' = ∇θ f + λ∇θ q (the authors), 'erm' = ∇θ g, a victim's step on the protected batch, or 'pessimistic' = θ ascends f under the barrier and the generator ascends λ∇w q (the paper's sup over best responses; needs --payoff ce) (ours; docs/study.md)", default: 'bome', choices: CLS_GRADS },
   'route-weight': { type: 'number', description: "supervised routing (ours; 0 = off): with --gen-arch templates, the generator's router also learns CE(router(x), y), weight w, so each image gets its class's pattern (docs/study.md)", default: 0, min: 0 },
   'gen-optim': { type: 'string', description: "generator optimizer: 'sgd' (the authors) or 'adam' (ours; lr --lr-gen, e.g. 1e-3; docs/study.md)", default: 'sgd', choices: GEN_OPTIMS },
+  'game-augment': { type: 'string', description: "the victim's augmentation inside the game: 'none' (the authors) or 'crop-flip' (ours: g sees the poisoned batch through a random crop, padding 4, and flip, as a victim does; docs/study.md)", default: 'none', choices: GAME_AUGMENTS },
   'gen-milestones': { type: 'list', description: "epochs at which the generator lr ×0.1 (comma list; 'none')" },
   'cls-milestones': { type: 'list', description: "epochs at which the classifier lr ×0.1 (comma list; 'none')" },
 };
@@ -103,6 +104,7 @@ export function gameOptions(flags: FlagValues): Partial<GameOptions> {
     clsGrad: flags['cls-grad'] as GameOptions['clsGrad'],
     routeWeight: flags['route-weight'] as number,
     genOptim: flags['gen-optim'] as GameOptions['genOptim'],
+    gameAugment: flags['game-augment'] as GameOptions['gameAugment'],
   };
 }
 

@@ -15,7 +15,7 @@ const FLAG_OF: Record<string, string> = {
   eps: 'eps', innerSteps: 'inner-steps', eta: 'eta', lrCls: 'lr-cls', lrGen: 'lr-gen', lrInner: 'lr-inner', genMomentum: 'gen-momentum',
   genWeightDecay: 'gen-weight-decay', payoff: 'payoff', clipNorm: 'clip-norm', path: 'path', batchSize: 'batch-size', surrogate: 'surrogate',
   genWidth: 'gen-width', genArch: 'gen-arch', fraction: 'fraction', seed: 'seed', epochs: 'epochs', lowerLoss: 'lower-loss', atEps: 'at-eps', atSteps: 'at-steps',
-  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones', resetEvery: 'reset-every', genGrad: 'gen-grad', clsGrad: 'cls-grad', routeWeight: 'route-weight', genOptim: 'gen-optim',
+  tradesBeta: 'trades-beta', genMilestones: 'gen-milestones', clsMilestones: 'cls-milestones', resetEvery: 'reset-every', genGrad: 'gen-grad', clsGrad: 'cls-grad', routeWeight: 'route-weight', genOptim: 'gen-optim', gameAugment: 'game-augment',
   proxyEvery: 'proxy-every', proxyTrainSize: 'proxy-train-size', proxyEpochs: 'proxy-epochs', proxyModel: 'proxy-model',
 };
 

@@ -13,7 +13,7 @@ import { channelProblem, resolveDefense } from '../defenses/index.js';
 import { DATASET_CHANNELS, ExperimentError, type ExperimentSpec, type Json, type JsonObject } from './schema.js';
 
 /** trainGenerator options newer than the shipped presets' results (omitted from the hashes at their defaults). */
-const LATE_TRAIN_OPTIONS = ['resetEvery', 'genGrad', 'clsGrad', 'genArch', 'routeWeight', 'genOptim'];
+const LATE_TRAIN_OPTIONS = ['resetEvery', 'genGrad', 'clsGrad', 'genArch', 'routeWeight', 'genOptim', 'gameAugment'];
 /** Keys the runner itself interprets in a protect stage (the rest go to trainGenerator or are options). */
 const PROTECT_COMMON = ['method', 'eps255', 'norm', 'seed', 'quantization', 'poisonBatchSize'];
 /** GUE-only keys the runner interprets (not trainGenerator options as such). */

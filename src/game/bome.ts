@@ -31,6 +31,7 @@ import type { Module } from '../nn/module.js';
 import { Adam, SGD } from '../optim/index.js';
 import { payoff, type PayoffName } from './payoffs.js';
 import { pgdAtLoss, tradesLoss, type AtLossOptions } from '../victim/at.js';
+import { applyAugmentation, sampleAugmentation } from '../attacks/eot.js';
 
 export type LowerLoss = 'ce' | 'pgd-at' | 'trades';
 export const LOWER_LOSSES: readonly LowerLoss[] = ['ce', 'pgd-at', 'trades'];
@@ -92,7 +93,17 @@ export interface GameOptions {
    * lr lrGen and weight decay genWeightDecay; per-parameter normalised steps, as EM's signed PGD steps on δ).
    */
   genOptim: GenOptim;
+  /**
+   * The victim's augmentation inside the game (ours; 'none' = the authors): with 'crop-flip' the lower-level loss g
+   * sees the poisoned batch through one random crop (padding 4) and horizontal flip per sample, drawn once per outer
+   * step and shared by the inner steps and both terms of q, as a victim trained with RandomCrop + Flip sees it
+   * (expectation over transformation, as REM does). f stays on the clean, unaugmented batch.
+   */
+  gameAugment: GameAugment;
 }
+
+export type GameAugment = 'none' | 'crop-flip';
+export const GAME_AUGMENTS: readonly GameAugment[] = ['none', 'crop-flip'];
 
 export type GenOptim = 'sgd' | 'adam';
 export const GEN_OPTIMS: readonly GenOptim[] = ['sgd', 'adam'];
@@ -126,6 +137,7 @@ export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
   clsGrad: 'bome',
   routeWeight: 0,
   genOptim: 'sgd',
+  gameAugment: 'none',
 });
 
 export interface StepMetrics {
@@ -181,6 +193,7 @@ export function checkGameOptions(o: GameOptions): void {
   }
   if (!GEN_GRADS.includes(o.genGrad)) throw new Error(`genGrad must be one of ${GEN_GRADS.join(', ')}, got '${String(o.genGrad)}'`);
   if (!CLS_GRADS.includes(o.clsGrad)) throw new Error(`clsGrad must be one of ${CLS_GRADS.join(', ')}, got '${String(o.clsGrad)}'`);
+  if (!GAME_AUGMENTS.includes(o.gameAugment)) throw new Error(`gameAugment must be one of ${GAME_AUGMENTS.join(', ')}, got '${String(o.gameAugment)}'`);
   if (!GEN_OPTIMS.includes(o.genOptim)) throw new Error(`genOptim must be one of ${GEN_OPTIMS.join(', ')}, got '${String(o.genOptim)}'`);
   if (o.genOptim === 'adam' && o.genMomentum !== 0) throw new Error("genMomentum applies to genOptim 'sgd' (Adam has its own moments)");
   if (!(typeof o.routeWeight === 'number' && o.routeWeight >= 0)) throw new Error(`routeWeight must be a number >= 0, got ${String(o.routeWeight)}`);
@@ -231,7 +244,7 @@ export class GameSolver {
   }
 
   /** θ^T: T Adam steps from θ on g(w, ·) with this batch. `xp` is the detached poisoned batch (fast path) or null. */
-  private innerSolve(x: Tensor, y: Tensor, xp: Tensor | null): void {
+  private innerSolve(x: Tensor, y: Tensor, xp: Tensor | null, aug: (t: Tensor) => Tensor): void {
     const o = this.opts;
     this.scratch.copyFrom(this.clf);
     this.scratch.train();
@@ -240,11 +253,11 @@ export class GameSolver {
       for (let t = 0; t < o.innerSteps; t++) {
         scope(() => {
           if (xp !== null) {
-            const loss = this.lowerLoss(this.scratch, xp, y);
+            const loss = this.lowerLoss(this.scratch, aug(xp), y);
             inner.step(grad(loss, this.tmpParams));
           } else {
             // The authors' loop: the generator runs forward (and backward) at every inner step.
-            const loss = this.lowerLoss(this.scratch, poisonBatch(this.gen, x, o.eps), y);
+            const loss = this.lowerLoss(this.scratch, aug(poisonBatch(this.gen, x, o.eps)), y);
             const gs = grad(loss, [...this.tmpParams, ...this.genParams], { allowUnused: true });
             inner.step(gs.slice(0, this.tmpParams.length));
           }
@@ -264,7 +277,9 @@ export class GameSolver {
       const fast = o.path === 'fast';
       const xpShared = fast ? poisonBatch(this.gen, x, o.eps) : null;
       const xpDetached = xpShared ? xpShared.detach() : null;
-      this.innerSolve(x, y, xpDetached);
+      const augMap = o.gameAugment === 'crop-flip' ? sampleAugmentation(x.shape, { cropPadding: 4, flip: true }, this.rng, x.device) : null;
+      const aug = (t: Tensor): Tensor => (augMap === null ? t : applyAugmentation(t, augMap));
+      this.innerSolve(x, y, xpDetached, aug);
 
       // a = ∇_θ f on the clean batch
       const f = payoff(o.payoff, this.clf.forward(x), y);
@@ -277,9 +292,9 @@ export class GameSolver {
 
       // q = g(w, θ) − g(w, θ^T)
       const xp1 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss1 = this.lowerLoss(this.clf, xp1, y);
+      const loss1 = this.lowerLoss(this.clf, aug(xp1), y);
       const xp2 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss2 = this.lowerLoss(this.scratch, xp2, y);
+      const loss2 = this.lowerLoss(this.scratch, aug(xp2), y);
       const q = loss1.sub(loss2);
       const nG = this.genParams.length;
       // genGrad 'g': the generator descends g(w, θ) alone (the value-function term −∇_w g(w, θ^T) dropped).

@@ -100,7 +100,7 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
 const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'eps', 'innerSteps', 'eta', 'lrCls', 'lrGen', 'lrInner', 'genMomentum', 'genWeightDecay', 'payoff', 'clipNorm',
   'batchSize', 'seed', 'surrogate', 'genWidth', 'genArch', 'fraction',
-  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad', 'routeWeight', 'genOptim',
+  'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad', 'routeWeight', 'genOptim', 'gameAugment',
 ];
 
 export type GeneratorArch = 'unet' | 'templates';

@@ -487,9 +487,9 @@ const TRAIN_FLAGS: [string, string, (v: unknown) => string][] = [
   ['payoff', 'payoff', String], ['clipNorm', 'clip-norm', String], ['path', 'path', String], ['device', 'device', String],
 ];
 // Shown only when set (runs older than the option have none).
-const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every'], ['genGrad', 'gen-grad'], ['clsGrad', 'cls-grad'], ['genArch', 'gen-arch'], ['routeWeight', 'route-weight'], ['genOptim', 'gen-optim']];
+const TRAIN_FLAGS_IF_SET: [string, string][] = [['resetEvery', 'reset-every'], ['genGrad', 'gen-grad'], ['clsGrad', 'cls-grad'], ['genArch', 'gen-arch'], ['routeWeight', 'route-weight'], ['genOptim', 'gen-optim'], ['gameAugment', 'game-augment']];
 /** Defaults of the options above (a value equal to its default is not shown). */
-const TRAIN_FLAG_DEFAULTS: Record<string, unknown> = { resetEvery: 0, genGrad: 'q', clsGrad: 'bome', genArch: 'unet', routeWeight: 0, genOptim: 'sgd' };
+const TRAIN_FLAG_DEFAULTS: Record<string, unknown> = { resetEvery: 0, genGrad: 'q', clsGrad: 'bome', genArch: 'unet', routeWeight: 0, genOptim: 'sgd', gameAugment: 'none' };
 
 export { shellArg };
 
