@@ -1,8 +1,15 @@
 // Random noise: the control. Per-sample noise fixed by the seed: uniform U[−ε, ε] or ±ε per pixel under
 // L∞, or Gaussian scaled to norm ε per image under L2. It should barely hurt a victim.
-import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad, tensor } from '../engine/index.js';
+import { Generator, Tensor, rand, randint, randn, scope, keep, noGrad } from '../engine/index.js';
 import type { Attack } from './types.js';
 import { storedPerturbation } from './poison.js';
+
+/** L∞ noise of the given shape: U[−ε, ε] ('uniform') or ±ε per pixel ('sign'), drawn from `g`. */
+function linfNoise(shape: number[], kind: unknown, eps: number, g: Generator): Tensor {
+  return kind === 'sign'
+    ? randint(0, 2, shape, { generator: g }).to('float32').mul(2 * eps).sub(eps)
+    : rand(shape, { generator: g }).mul(2 * eps).sub(eps);
+}
 
 export const randomNoise: Attack = {
   name: 'random',
@@ -23,10 +30,8 @@ export const randomNoise: Attack = {
           if (ctx.norm === 'l2') {
             const z = randn([n, c, h, w], { generator: g });
             d = z.div(z.reshape([n, c * h * w]).norm([1]).reshape([n, 1, 1, 1]).add(1e-12)).mul(ctx.eps);
-          } else if (options.kind === 'sign') {
-            d = randint(0, 2, [n, c, h, w], { generator: g }).to('float32').mul(2 * ctx.eps).sub(ctx.eps);
           } else {
-            d = rand([n, c, h, w], { generator: g }).mul(2 * ctx.eps).sub(ctx.eps);
+            d = linfNoise([n, c, h, w], options.kind, ctx.eps, g);
           }
           return d.onDevice(ctx.device);
         }),
@@ -55,24 +60,13 @@ export const randomClassNoise: Attack = {
   },
   prepare(ctx, options) {
     const [c, h, w] = ctx.train.shape;
-    const n = ctx.train.labels.length;
     const k = ctx.train.numClasses;
-    const g = new Generator(ctx.seed);
-    const table: Tensor = noGrad(() =>
-      keep(
-        scope(() => {
-          const pats = options.kind === 'sign'
-            ? randint(0, 2, [k, c, h, w], { generator: g }).to('float32').mul(2 * ctx.eps).sub(ctx.eps)
-            : rand([k, c, h, w], { generator: g }).mul(2 * ctx.eps).sub(ctx.eps);
-          const y = tensor(BigInt64Array.from(ctx.train.labels, (v) => BigInt(v)), { shape: [n], dtype: 'int64' });
-          return pats.indexSelect(0, y).onDevice(ctx.device);
-        }),
-      ),
-    );
+    // One pattern per class, looked up by each batch's labels.
+    const patterns: Tensor = noGrad(() => keep(scope(() => linfNoise([k, c, h, w], options.kind, ctx.eps, new Generator(ctx.seed)).onDevice(ctx.device))));
     return {
-      perturb: storedPerturbation(table),
+      perturb: (_x, _index, y) => patterns.indexSelect(0, y.onDevice(patterns.device)),
       meta: { kind: options.kind },
-      dispose: () => table.dispose(),
+      dispose: () => patterns.dispose(),
     };
   },
 };

@@ -7,7 +7,7 @@ import { UsageError } from './args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DATA_FLAGS, DEVICE_FLAG, GAME_FLAGS, checkGameFlags, gameOptions, loadSplit, parseMilestones } from './common.js';
-import { trainGenerator } from '../game/index.js';
+import { GENERATOR_ARCHS, trainGenerator, type GeneratorArch } from '../game/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
 
 // Option name → flag name, for the resume check.
@@ -45,7 +45,7 @@ export const trainCommand: Command = {
       'batch-size': { type: 'int', description: 'batch size (authors 256)', default: 256, min: 1 },
       surrogate: { type: 'string', description: 'surrogate classifier architecture', default: 'small-cnn', choices: Object.keys(CLASSIFIERS) },
       'gen-width': { type: 'int', description: 'U-Net width (paper 64; 16 for CPU); the encoder width with --gen-arch templates', default: 16, min: 1 },
-      'gen-arch': { type: 'string', description: "generator: 'unet' (the paper's) or 'templates' (ours: an encoder picks a mixture of K learned full-image patterns; docs/study.md)", default: 'unet', choices: ['unet', 'templates'] },
+      'gen-arch': { type: 'string', description: "generator: 'unet' (the paper's) or 'templates' (ours: an encoder picks a mixture of K learned full-image patterns; docs/study.md)", default: 'unet', choices: GENERATOR_ARCHS },
       fraction: { type: 'number', description: 'fraction of the training set the generator sees (seeded subset)', default: 1, min: 0.001, max: 1 },
       'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
       'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },
@@ -91,7 +91,7 @@ export const trainCommand: Command = {
       batchSize: flags['batch-size'] as number,
       surrogate: flags.surrogate as string,
       genWidth: flags['gen-width'] as number,
-      genArch: flags['gen-arch'] as 'unet' | 'templates',
+      genArch: flags['gen-arch'] as GeneratorArch,
       fraction: flags.fraction as number,
       maxSteps: flags['max-steps'] as number,
       checkpointEvery: flags['checkpoint-every'] as number,

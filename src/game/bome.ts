@@ -243,8 +243,11 @@ export class GameSolver {
     return scope(() => (o.lowerLoss === 'pgd-at' ? pgdAtLoss(model, xp, y, at) : tradesLoss(model, xp, y, at)).loss);
   }
 
-  /** θ^T: T Adam steps from θ on g(w, ·) with this batch. `xp` is the detached poisoned batch (fast path) or null. */
-  private innerSolve(x: Tensor, y: Tensor, xp: Tensor | null, aug: (t: Tensor) => Tensor): void {
+  /**
+   * θ^T: T Adam steps from θ on g(w, ·) with this batch. `xp` is the detached (augmented) poisoned batch on the fast
+   * path, or null: then `poisoned()` recomputes it with the generator's graph at every step, as the authors do.
+   */
+  private innerSolve(y: Tensor, xp: Tensor | null, poisoned: () => Tensor): void {
     const o = this.opts;
     this.scratch.copyFrom(this.clf);
     this.scratch.train();
@@ -253,11 +256,11 @@ export class GameSolver {
       for (let t = 0; t < o.innerSteps; t++) {
         scope(() => {
           if (xp !== null) {
-            const loss = this.lowerLoss(this.scratch, aug(xp), y);
+            const loss = this.lowerLoss(this.scratch, xp, y);
             inner.step(grad(loss, this.tmpParams));
           } else {
             // The authors' loop: the generator runs forward (and backward) at every inner step.
-            const loss = this.lowerLoss(this.scratch, aug(poisonBatch(this.gen, x, o.eps)), y);
+            const loss = this.lowerLoss(this.scratch, poisoned(), y);
             const gs = grad(loss, [...this.tmpParams, ...this.genParams], { allowUnused: true });
             inner.step(gs.slice(0, this.tmpParams.length));
           }
@@ -275,11 +278,15 @@ export class GameSolver {
       this.gen.train();
       this.clf.train();
       const fast = o.path === 'fast';
-      const xpShared = fast ? poisonBatch(this.gen, x, o.eps) : null;
-      const xpDetached = xpShared ? xpShared.detach() : null;
+      // gameAugment: one crop/flip draw per outer step, applied wherever g sees the poisoned batch.
       const augMap = o.gameAugment === 'crop-flip' ? sampleAugmentation(x.shape, { cropPadding: 4, flip: true }, this.rng, x.device) : null;
-      const aug = (t: Tensor): Tensor => (augMap === null ? t : applyAugmentation(t, augMap));
-      this.innerSolve(x, y, xpDetached, aug);
+      const poisoned = (): Tensor => {
+        const xp = poisonBatch(this.gen, x, o.eps);
+        return augMap === null ? xp : applyAugmentation(xp, augMap);
+      };
+      const xpShared = fast ? poisoned() : null;
+      const xpDetached = xpShared ? xpShared.detach() : null;
+      this.innerSolve(y, xpDetached, poisoned);
 
       // a = ∇_θ f on the clean batch
       const f = payoff(o.payoff, this.clf.forward(x), y);
@@ -291,10 +298,10 @@ export class GameSolver {
       }
 
       // q = g(w, θ) − g(w, θ^T)
-      const xp1 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss1 = this.lowerLoss(this.clf, aug(xp1), y);
-      const xp2 = xpShared ?? poisonBatch(this.gen, x, o.eps);
-      const loss2 = this.lowerLoss(this.scratch, aug(xp2), y);
+      const xp1 = xpShared ?? poisoned();
+      const loss1 = this.lowerLoss(this.clf, xp1, y);
+      const xp2 = xpShared ?? poisoned();
+      const loss2 = this.lowerLoss(this.scratch, xp2, y);
       const q = loss1.sub(loss2);
       const nG = this.genParams.length;
       // genGrad 'g': the generator descends g(w, θ) alone (the value-function term −∇_w g(w, θ^T) dropped).

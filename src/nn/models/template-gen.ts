@@ -8,10 +8,9 @@
 //
 // Why (docs/study.md, "A template generator"): perturbations that make data unlearnable are simple, linearly separable
 // class signals (Yu et al., KDD 2022); the U-Net's δ is an image-like transform of x that a linear probe separates no
-// better than the image itself. In the GUE game the generator is pushed (through λ∇_w q) to make the protected data
-// easy for a classifier that is uniform on clean data; with this head the only way to do that is to route each image
-// to a pattern the classifier reads as its label, so the encoder learns to classify and the patterns become
-// shortcuts. The result is a per-image choice among K patterns, close to class-wise noise but without labels.
+// better than the image itself. This head can only produce a per-image choice among K patterns, close to class-wise
+// noise but without labels at apply time. Measured: on its own the game does not teach the encoder to route classes
+// to patterns (it collapses onto one or two patterns); `--route-weight` (supervised routing, src/game/bome.ts) does.
 //
 // Other image sizes: the patterns are bilinearly resized to the input, and the encoder pools adaptively.
 import { F, Tensor, scope, zeros } from '../../engine/index.js';
