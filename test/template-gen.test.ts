@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ import { SmallCNN, TemplateGenerator, UNet } from '../src/nn/models/index.js';
 import { TEMPLATE_GAIN } from '../src/nn/models/template-gen.js';
 import { GameSolver, loadGenerator, trainGenerator } from '../src/game/index.js';
 import { exportOnnx } from '../src/export/onnx.js';
+import { generatorPerturbation, poisonDataset } from '../src/attacks/index.js';
+import sharp from 'sharp';
 import { loadCheckpointSync } from '../src/io/index.js';
 import { randomImageDataset, syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
 
@@ -245,6 +247,90 @@ test('--game-augment crop-flip: changes the game, is reproducible, resumes ident
     }
     assert.ok(differs > 0, 'the augmentation changes what the generator learns');
     assert.throws(() => trainGenerator(ds, { ...opts, gameAugment: 'mixup' as never }, join(base, 'c')), /gameAugment must be one of none, crop-flip/);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('gen-arch class-templates: image i gets tanh(γ·P_{y_i}); trains on labels, poisons a labelled dataset by label, and is refused for unlabelled images, ONNX and --route-weight', async () => {
+  const g = new Generator(11);
+  const gen = new TemplateGenerator({ channels: 1, imageSize: [8, 8], templates: 3, routing: 'label', generator: g });
+  try {
+    assert.equal(gen.parameters().length, 1, 'no encoder: the patterns are the only parameter');
+    noGrad(() => gen.getParameter('templates').copy_(randn([3, 1, 8, 8], { generator: g }).div(TEMPLATE_GAIN)));
+    scope(() => {
+      const x = rand([4, 1, 8, 8], { generator: g });
+      const y = tensor([2, 0, 2, 1], { dtype: 'int64' });
+      const out = noGrad(() => gen.forward(x, y));
+      const p = gen.getParameter('templates').mul(TEMPLATE_GAIN).tanh();
+      [2, 0, 2, 1].forEach((k, i) => assert.ok(out.narrow(0, i, 1).sub(p.narrow(0, k, 1)).abs().max().item() < 1e-6, `image ${i} gets pattern ${k}`));
+      // The image does not matter, only its label.
+      assert.ok(noGrad(() => gen.forward(rand([4, 1, 8, 8], { generator: g }), y).sub(out).abs().max().item()) === 0);
+      assert.deepEqual(noGrad(() => gen.forward(rand([4, 1, 13, 9]), y)).shape, [4, 1, 13, 9], 'other sizes: patterns resized');
+      // Gradients reach only the patterns of the labels present.
+      const [gp] = grad(gen.forward(x, tensor([1, 1, 1, 1], { dtype: 'int64' })).square().mean(), [gen.getParameter('templates')]);
+      assert.ok(gp!.narrow(0, 1, 1).abs().max().item() > 0);
+      assert.equal(gp!.narrow(0, 0, 1).abs().max().item(), 0);
+      assert.equal(gp!.narrow(0, 2, 1).abs().max().item(), 0);
+      assert.throws(() => gen.forward(x), /class-conditional .* labelled dataset/);
+      assert.throws(() => gen.forward(x, tensor([0, 1, 3, 0], { dtype: 'int64' })), /labels must be in \[0, 2\]/);
+      assert.throws(() => gen.forward(x, tensor([0, 1], { dtype: 'int64' })), /expected 4 labels/);
+    });
+    assert.throws(() => gen.routeLogits(rand([1, 1, 8, 8])), /no router/);
+    const clf = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: g });
+    const scratch = new SmallCNN({ inChannels: 1, numClasses: 3, imageSize: 8, width: 2, generator: g });
+    assert.throws(() => new GameSolver(gen, clf, scratch, { routeWeight: 1 }), /routeWeight needs a generator with a router/);
+    clf.dispose();
+    scratch.dispose();
+  } finally {
+    gen.dispose();
+  }
+
+  const ds = randomImageDataset(96, 12);
+  const base = mkdtempSync(join(tmpdir(), 'gue-class-templates-'));
+  try {
+    const opts = { surrogate: 'tiny-cnn', genWidth: 2, genArch: 'class-templates' as const, batchSize: 32, epochs: 2, seed: 5, checkpointEvery: 1e9, path: 'fast' as const, genOptim: 'adam' as const, lrGen: 0.01, genGrad: 'g' as const };
+    trainGenerator(ds, opts, join(base, 'a'));
+    trainGenerator(ds, { ...opts, maxSteps: 3 }, join(base, 'b'));
+    trainGenerator(ds, { epochs: 2 }, join(base, 'b'), true);
+    const { gen: loaded, meta } = loadGenerator(join(base, 'a', 'generator'));
+    try {
+      assert.equal(meta.arch, 'class-templates');
+      assert.equal(meta.templates, 10);
+      assert.ok(loaded instanceof TemplateGenerator && loaded.routing === 'label');
+      const b = loadCheckpointSync(join(base, 'b', 'generator')).tensors;
+      for (const [k, t] of loaded.stateDict()) assert.ok(scope(() => t.sub(b.get(k)!).abs().max().item()) === 0, `${k} differs after resume`);
+      const pats = scope(() => loaded.getParameter('templates').mul(TEMPLATE_GAIN).tanh().mul(8 / 255).keep());
+      assert.ok(scope(() => pats.abs().max().item()) > 1 / 255, 'the game moved the patterns');
+      // gue poison's path: δ of image i is ε·tanh(γP_{y_i}) (before clipping to [0, 1] and quantizing).
+      const perturb = generatorPerturbation(loaded, meta.eps);
+      scope(() => {
+        const x = tensor(Array.from(ds.images.subarray(0, 6 * 64), (v) => v / 255), { shape: [6, 1, 8, 8] });
+        const y = tensor(Array.from(ds.labels.subarray(0, 6)), { dtype: 'int64' });
+        const d = noGrad(() => perturb(x, tensor([0, 1, 2, 3, 4, 5], { dtype: 'int64' }), y));
+        for (let i = 0; i < 6; i++) assert.ok(d.narrow(0, i, 1).sub(pats.narrow(0, ds.labels[i]!, 1)).abs().max().item() < 1e-6, `image ${i}`);
+      });
+      pats.dispose();
+      const { report } = poisonDataset(ds, perturb, { eps: meta.eps, quantization: 'round', batchSize: 40, device: 'cpu' });
+      assert.ok(report.linf255 <= 8 && report.changed > 0);
+    } finally {
+      loaded.dispose();
+    }
+    // Unlabelled images: gue protect refuses, no stack trace, no output.
+    const inDir = join(base, 'photos');
+    mkdirSync(inDir);
+    await sharp(Buffer.alloc(16 * 16, 128), { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(join(inDir, 'p.png'));
+    const outDir = join(base, 'out');
+    const r = spawnSync(process.execPath, [GUE, 'protect', inDir, '-o', outDir, '--generator', join(base, 'a')], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /class-conditional/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(join(outDir, 'p.png')), false, 'no output');
+    const onnxOut = join(base, 'g.onnx');
+    const e = spawnSync(process.execPath, [GUE, 'export', '--onnx', join(base, 'a'), '-o', onnxOut], { encoding: 'utf8' });
+    assert.equal(e.status, 2, e.stderr);
+    assert.match(e.stderr, /'class-templates' generator .* cannot be exported to ONNX.*needs labels/);
+    assert.equal(existsSync(onnxOut), false);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

@@ -44,9 +44,12 @@ export interface PoisonReport {
 /** Perturbation source: given a float batch in [0,1] (NCHW) and its dataset indices, returns δ (same shape). */
 export type PerturbFn = (x: Tensor, index: Tensor, y: Tensor) => Tensor;
 
-/** The perturbation of a trained generator: δ = ε·G(x) (its eval/train mode is the caller's). */
-export function generatorPerturbation(gen: { forward(x: Tensor): Tensor }, eps: number): PerturbFn {
-  return (x) => scope(() => gen.forward(x).mul(eps));
+/**
+ * The perturbation of a trained generator: δ = ε·G(x) (its eval/train mode is the caller's). The batch's labels are
+ * passed on, for class-conditional generators (class-templates); others ignore them.
+ */
+export function generatorPerturbation(gen: { forward(x: Tensor, y?: Tensor): Tensor }, eps: number): PerturbFn {
+  return (x, _index, y) => scope(() => gen.forward(x, y).mul(eps));
 }
 
 /** Per-sample perturbations stored in a table [N, C, H, W]: δ is looked up by dataset index. */

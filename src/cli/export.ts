@@ -63,7 +63,7 @@ export const exportCommand: Command = {
     const { gen, meta } = loadGenerator(base);
     if ((meta.arch ?? 'unet') !== 'unet') {
       gen.dispose();
-      throw new UsageError(`${g}: a '${meta.arch}' generator (--gen-arch ${meta.arch}) cannot be exported to ONNX; only the U-Net can. Apply it with the libtorch backend (gue protect, gue poison)`);
+      throw new UsageError(`${g}: a '${meta.arch}' generator (--gen-arch ${meta.arch}) cannot be exported to ONNX; only the U-Net can. Apply it with the libtorch backend (${meta.arch === 'class-templates' ? 'gue poison: it needs labels' : 'gue protect, gue poison'})`);
     }
     let bytes: Uint8Array;
     let maxDiff: number | null = null;

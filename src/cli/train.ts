@@ -45,7 +45,7 @@ export const trainCommand: Command = {
       'batch-size': { type: 'int', description: 'batch size (authors 256)', default: 256, min: 1 },
       surrogate: { type: 'string', description: 'surrogate classifier architecture', default: 'small-cnn', choices: Object.keys(CLASSIFIERS) },
       'gen-width': { type: 'int', description: 'U-Net width (paper 64; 16 for CPU); the encoder width with --gen-arch templates', default: 16, min: 1 },
-      'gen-arch': { type: 'string', description: "generator: 'unet' (the paper's) or 'templates' (ours: an encoder picks a mixture of K learned full-image patterns; docs/study.md)", default: 'unet', choices: GENERATOR_ARCHS },
+      'gen-arch': { type: 'string', description: "generator: 'unet' (the paper's), 'templates' (ours: an encoder picks a mixture of K learned full-image patterns) or 'class-templates' (ours: one learned pattern per class, picked by the label; protects labelled datasets only); docs/study.md", default: 'unet', choices: GENERATOR_ARCHS },
       fraction: { type: 'number', description: 'fraction of the training set the generator sees (seeded subset)', default: 1, min: 0.001, max: 1 },
       'max-steps': { type: 'int', description: 'stop after N outer steps in this invocation (0 = to the end)', default: 0, min: 0 },
       'checkpoint-every': { type: 'number', description: 'seconds between checkpoints', default: 300, min: 1 },

@@ -113,7 +113,8 @@ interface RoutedGenerator extends Module {
   routeLogits(x: Tensor): Tensor;
 }
 function isRouted(m: Module): m is RoutedGenerator {
-  return typeof (m as unknown as { routeLogits?: unknown }).routeLogits === 'function';
+  const r = m as unknown as { routeLogits?: unknown; routing?: unknown };
+  return typeof r.routeLogits === 'function' && r.routing !== 'label';
 }
 
 export const GAME_DEFAULTS: Readonly<GameOptions> = Object.freeze({
@@ -163,9 +164,9 @@ export interface StepMetrics {
   routeAcc?: number;
 }
 
-/** P_w(x) = clamp(x + ε·G_w(x), 0, 1). */
-export function poisonBatch(gen: Module, x: Tensor, eps: number): Tensor {
-  return scope(() => x.add(gen.forward(x).mul(eps)).clamp(0, 1));
+/** P_w(x) = clamp(x + ε·G_w(x), 0, 1). `y` reaches generators that take labels (class-templates); others ignore it. */
+export function poisonBatch(gen: Module, x: Tensor, eps: number, y?: Tensor): Tensor {
+  return scope(() => x.add((gen as unknown as { forward(x: Tensor, y?: Tensor): Tensor }).forward(x, y).mul(eps)).clamp(0, 1));
 }
 
 function sumSquares(ts: Tensor[]): number {
@@ -224,7 +225,7 @@ export class GameSolver {
     this.genParams = gen.parameters();
     this.clfParams = clf.parameters();
     this.tmpParams = scratch.parameters();
-    if (o.routeWeight > 0 && !isRouted(gen)) throw new Error('routeWeight needs a generator with a router (--gen-arch templates); the U-Net has none');
+    if (o.routeWeight > 0 && !isRouted(gen)) throw new Error('routeWeight needs a generator with a router (--gen-arch templates); the U-Net and class-templates have none');
     if (this.tmpParams.length !== this.clfParams.length) throw new Error('the scratch classifier must have the same architecture as the classifier');
     this.genOpt = o.genOptim === 'adam'
       ? new Adam(this.genParams, { lr: o.lrGen, weightDecay: o.genWeightDecay })
@@ -281,7 +282,7 @@ export class GameSolver {
       // gameAugment: one crop/flip draw per outer step, applied wherever g sees the poisoned batch.
       const augMap = o.gameAugment === 'crop-flip' ? sampleAugmentation(x.shape, { cropPadding: 4, flip: true }, this.rng, x.device) : null;
       const poisoned = (): Tensor => {
-        const xp = poisonBatch(this.gen, x, o.eps);
+        const xp = poisonBatch(this.gen, x, o.eps, y);
         return augMap === null ? xp : applyAugmentation(xp, augMap);
       };
       const xpShared = fast ? poisoned() : null;

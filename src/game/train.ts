@@ -29,7 +29,8 @@ export interface TrainOptions extends GameOptions {
   /** U-Net width (64 paper, 16 CPU); with genArch 'templates', the encoder's width. */
   genWidth: number;
   /**
-   * Generator architecture: 'unet' (the paper's, default) or 'templates' (an option of ours: a small encoder picks a
+   * Generator architecture: 'unet' (the paper's, default), 'class-templates' (ours: one learned pattern per class, picked
+   * by the label; labelled data only) or 'templates' (an option of ours: a small encoder picks a
    * softmax mixture of K learned full-image patterns; src/nn/models/template-gen.ts).
    */
   genArch: GeneratorArch;
@@ -103,8 +104,8 @@ const FIXED_ON_RESUME: (keyof TrainOptions)[] = [
   'lowerLoss', 'atEps', 'atSteps', 'tradesBeta', 'genMilestones', 'clsMilestones', 'lrGamma', 'resetEvery', 'genGrad', 'clsGrad', 'routeWeight', 'genOptim', 'gameAugment',
 ];
 
-export type GeneratorArch = 'unet' | 'templates';
-export const GENERATOR_ARCHS: readonly GeneratorArch[] = ['unet', 'templates'];
+export type GeneratorArch = 'unet' | 'templates' | 'class-templates';
+export const GENERATOR_ARCHS: readonly GeneratorArch[] = ['unet', 'templates', 'class-templates'];
 export type GueGenerator = UNet | TemplateGenerator;
 
 export interface GeneratorMeta {
@@ -172,8 +173,11 @@ function stateFor(prefix: string, all: Map<string, Tensor>): Map<string, Tensor>
 /** Builds a generator of the given architecture (fresh weights from `generator` when given). */
 export function buildGenerator(arch: GeneratorArch, o: { channels: number; width: number; imageShape: [number, number, number]; numClasses: number; templates?: number; generator?: Generator }): GueGenerator {
   if (arch === 'unet') return new UNet({ channels: o.channels, width: o.width, generator: o.generator });
-  if (arch === 'templates') {
-    return new TemplateGenerator({ channels: o.channels, width: o.width, imageSize: [o.imageShape[1], o.imageShape[2]], templates: o.templates ?? o.numClasses, generator: o.generator });
+  if (arch === 'templates' || arch === 'class-templates') {
+    return new TemplateGenerator({
+      channels: o.channels, width: o.width, imageSize: [o.imageShape[1], o.imageShape[2]],
+      templates: arch === 'class-templates' ? o.numClasses : o.templates ?? o.numClasses, routing: arch === 'class-templates' ? 'label' : 'router', generator: o.generator,
+    });
   }
   throw new Error(`unknown generator architecture '${String(arch)}' (expected one of ${GENERATOR_ARCHS.join(', ')})`);
 }

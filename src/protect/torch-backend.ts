@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, scope, tensor } from '../engine/index.js';
 import { loadGenerator, type GeneratorMeta } from '../game/train.js';
+import { LABEL_ROUTED_MESSAGE } from '../nn/models/index.js';
 import type { ProtectBackend } from './backend.js';
 
 /** The checkpoint base of a generator given as a run folder, a base path, or <base>.safetensors / .json. */
@@ -36,6 +37,10 @@ export interface TorchBackend extends ProtectBackend {
 export async function createTorchBackend(path: string, o: { device?: string } = {}): Promise<TorchBackend> {
   const device = o.device ?? 'cpu';
   const { gen, meta } = loadGenerator(generatorBase(path), device);
+  if (meta.arch === 'class-templates') {
+    gen.dispose();
+    throw new Error(`${path}: ${LABEL_ROUTED_MESSAGE}`);
+  }
   gen.eval();
   const eps = meta.eps;
   let disposed = false;

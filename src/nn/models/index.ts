@@ -12,8 +12,8 @@ import { MLP, LeNet, MobileNetSmall } from './small-victims.js';
 
 export { UNet } from './unet.js';
 export type { UNetOptions } from './unet.js';
-export { TemplateGenerator } from './template-gen.js';
-export type { TemplateGeneratorOptions } from './template-gen.js';
+export { TemplateGenerator, LABEL_ROUTED_MESSAGE } from './template-gen.js';
+export type { TemplateGeneratorOptions, TemplateRouting } from './template-gen.js';
 export { ResNet, BasicBlock, resnet18 } from './resnet.js';
 export { SmallCNN, SmallResNet } from './small-cnn.js';
 export { VGG, VGG_CONFIGS, vgg16, vggSmall } from './vgg.js';
