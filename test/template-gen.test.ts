@@ -15,6 +15,7 @@ import { GameSolver, loadGenerator, trainGenerator } from '../src/game/index.js'
 import { exportOnnx } from '../src/export/onnx.js';
 import { generatorPerturbation, poisonDataset } from '../src/attacks/index.js';
 import sharp from 'sharp';
+import { resolveServedModel } from '../src/serve/model.js';
 import { loadCheckpointSync } from '../src/io/index.js';
 import { randomImageDataset, syntheticDataset, syntheticTemplates } from './helpers/synthetic.js';
 
@@ -331,6 +332,7 @@ test('gen-arch class-templates: image i gets tanh(γ·P_{y_i}); trains on labels
     assert.equal(e.status, 2, e.stderr);
     assert.match(e.stderr, /'class-templates' generator .* cannot be exported to ONNX.*needs labels/);
     assert.equal(existsSync(onnxOut), false);
+    await assert.rejects(resolveServedModel(join(base, 'a')), /'class-templates' generator .* cannot run in the page.*needs each image's label/);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

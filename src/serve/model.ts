@@ -36,6 +36,9 @@ export async function libtorchModel(path: string): Promise<ServedModel> {
   }
   const { gen, meta } = game.loadGenerator(path);
   try {
+    if ((meta.arch ?? 'unet') !== 'unet') {
+      throw new Error(`${path}: a '${meta.arch}' generator (--gen-arch ${meta.arch}) cannot run in the page, which runs ONNX; only the U-Net can be exported${meta.arch === 'class-templates' ? ' (and this one needs each image\'s label: gue poison)' : ' (gue protect applies it)'}`);
+    }
     const bytes = onnx.exportOnnx(gen, { eps: meta.eps, channels: meta.channels });
     const info = readGueOnnxMeta(bytes, path);
     if (info.channels !== 1 && info.channels !== 3) throw new Error(`${path}: the generator takes ${info.channels}-channel images; the page handles 1 (gray) or 3 (RGB)`);
