@@ -155,10 +155,16 @@ test('train → poison → evaluate on a Fashion-MNIST subset, and demo --json',
     r = gue(['demo', '--train-size', '256', '--victim-epochs', '1', '--json']);
     assert.equal(r.code, 0, r.err);
     const s = JSON.parse(r.out.trim().split('\n').pop()!);
-    assert.match(s.generator, /assets\/generators\/fmnist-28x28-w16$/);
+    // The demo's default is the class-conditional generator (the labelled subset is what it protects).
+    assert.match(s.generator, /assets\/generators\/fmnist-28x28-classwise$/);
+    assert.equal(s.generator_arch, 'class-templates');
     assert.equal(s.eps255, 8);
     assert.equal(s.linf255, 8);
-    assert.equal(s.gen_steps, 706);
+    assert.equal(s.gen_steps, 600);
+    r = gue(['demo', '--generator', 'fmnist-28x28-w16', '--train-size', '256', '--victim-epochs', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const u = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.deepEqual([u.generator_arch, u.gen_steps], ['unet', 706]);
     r = gue(['demo', '--generator', join(dir, 'run'), '--train-size', '256', '--victim-epochs', '1', '--json']);
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).generator, join(dir, 'run'));

@@ -64,6 +64,13 @@ async function torchBackend(path: string, device: string): Promise<ProtectBacken
 /** The shipped generator used when none is named: the 8/255 one. */
 export const DEFAULT_SHIPPED_GENERATOR = 'fmnist-28x28-w16';
 
+/**
+ * `gue demo`'s default: the class-conditional 8/255 generator (one game-trained pattern per class, picked by the
+ * label), which protects the demo's labelled Fashion-MNIST subset; unlabelled photos (protect, serve, check) keep the
+ * U-Net default. The demo falls back to the first shipped libtorch generator when it is absent.
+ */
+export const DEMO_SHIPPED_GENERATOR = 'fmnist-28x28-classwise';
+
 /** Generator candidates in the shipped folder: libtorch bases and .onnx files, the default first, then by name. */
 export function shippedGenerators(dir = SHIPPED_GENERATORS_DIR): { name: string; torch?: string; onnx?: string }[] {
   if (!existsSync(dir)) return [];
