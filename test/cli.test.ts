@@ -136,6 +136,12 @@ test('train → poison → evaluate on a Fashion-MNIST subset, and demo --json',
     assert.equal(readdirSync(join(dir, 'png')).length, 10);
     r = gue(['poison', '--generator', run, '--out', prot, '--train-size', '512']);
     assert.equal(r.code, 2, 'refuses to overwrite');
+    // A shipped generator by name: the class-conditional one protects the labelled training set.
+    r = gue(['poison', '--generator', 'fmnist-28x28-classwise', '--out', join(dir, 'classwise'), '--train-size', '256', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const cw = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.equal(cw.images, 256);
+    assert.ok(cw.linf255 === 8 && cw.mean_abs255 > 2, `classwise: L∞ ${cw.linf255}, mean |δ| ${cw.mean_abs255}`);
 
     r = gue(['evaluate', '--data', prot, '--epochs', '1', '--json', '--out', join(dir, 'eval')]);
     assert.equal(r.code, 0, r.err);

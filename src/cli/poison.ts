@@ -8,6 +8,7 @@ import { versions } from '../util/versions.js';
 import { UsageError } from './args.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { shippedByName } from '../protect/open.js';
 
 export const poisonCommand: Command = {
   spec: {
@@ -15,7 +16,7 @@ export const poisonCommand: Command = {
     summary: 'protect a dataset with a trained generator (writes a new dataset folder)',
     usage: 'gue poison --generator <run-dir|generator> --out <dir> [--split train|test] [--png <dir>]',
     flags: {
-      generator: { type: 'string', description: 'a run folder of gue train, or its generator.safetensors' },
+      generator: { type: 'string', description: 'a run folder of gue train, its generator.safetensors, or the name of a shipped libtorch generator (e.g. fmnist-28x28-classwise)' },
       out: { type: 'string', description: 'output dataset folder (never overwritten unless --overwrite)' },
       split: { type: 'string', description: 'which split to protect', default: 'train', choices: ['train', 'test'] },
       quantization: { type: 'string', description: 'uint8 quantization: round (default) or floor (the authors’ truncation)', default: 'round', choices: ['round', 'floor'] },
@@ -32,7 +33,9 @@ export const poisonCommand: Command = {
     if (!g) throw new UsageError('--generator is required');
     if (!dir) throw new UsageError('--out is required');
     if (isStoredDataset(dir) && flags.overwrite !== true) throw new UsageError(`${dir} already holds a dataset; pass --overwrite or choose another --out`);
-    const genPath = existsSync(`${g}/generator.json`) ? `${g}/generator` : g;
+    const named = shippedByName(g);
+    if (named && !named.torch) throw new UsageError(`the shipped generator ${g} has no libtorch weights (.safetensors); gue poison applies libtorch generators`);
+    const genPath = named ? named.torch! : existsSync(`${g}/generator.json`) ? `${g}/generator` : g;
     const { gen, meta } = loadGenerator(genPath, flags.device as string);
     try {
       const ds = loadSplit(flags, flags.split as 'train' | 'test');
