@@ -34,6 +34,8 @@ export interface RowSpec {
   generatorRun?: string | null;
   error?: string | null;
   victimFrom?: string;
+  /** The cell's id (default cell-<i>). */
+  cell?: string;
 }
 
 export function row(spec: RowSpec, i: number, epochs = 5): Record<string, unknown> {
@@ -44,7 +46,7 @@ export function row(spec: RowSpec, i: number, epochs = 5): Record<string, unknow
   if (c.length > 0) c[c.length - 1] = final;
   const clean = spec.method === 'clean';
   return {
-    cell: `cell-${i}`,
+    cell: spec.cell ?? `cell-${i}`,
     status,
     error: spec.error ?? (status === 'failed' ? 'fixture failure: out of memory' : null),
     method: spec.method,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normFigure } from '../src/report/inputs.js';
-import { buildReport, bucket, loadReportInput, movingAverage, trainCommandLine, planItems, planReport, ReportInputError, loadReportInputs, varyingDims } from '../src/report/index.js';
+import { buildReport, bucket, loadReportInput, movingAverage, trainCommandLine, planItems, planReport, ReportInputError, loadReportInputs, varyingDims, settingOf } from '../src/report/index.js';
 import type { GridFigure, Item, LineFigure, ReportPlan, TableFigure } from '../src/report/index.js';
 import { writeAllFixtures, writeEvaluate, writeExperiment, writeTrainRun } from './report-fixtures.js';
 import { reportCommand } from '../src/cli/report.js';
@@ -367,3 +367,26 @@ test('the train command of a run made by gue experiment (no CLI data flags) keep
   }
 });
 
+
+test('a study whose settings differ only in options the dimensions do not show: one results row per setting, not one averaged over them as seeds', () => {
+  const dir = writeExperiment(join(root, 'study-settings'), { experiment: 'study-settings', figure: 'solver' }, [
+    { cell: 'clean-seed-3', method: 'clean', seed: 3, finalAcc: 85 },
+    { cell: 'authors__seed-3', method: 'gue', seed: 3, finalAcc: 84 },
+    { cell: 'authors__seed-4', method: 'gue', seed: 4, finalAcc: 86 },
+    { cell: 'class-templates__seed-3', method: 'gue', seed: 3, finalAcc: 17 },
+    { cell: 'class-templates__seed-4', method: 'gue', seed: 4, finalAcc: 45 },
+  ]);
+  const t = byId<TableFigure>(plan1(dir), '-results');
+  assert.equal(t.columns[0], 'setting');
+  const byName = new Map(t.rows.map((r) => [r[0], r]));
+  assert.deepEqual([...byName.keys()], ['clean', 'authors', 'class-templates']);
+  assert.equal(byName.get('authors')![t.columns.indexOf('final acc (%)')], '85.00 ± 1.41');
+  assert.equal(byName.get('class-templates')![t.columns.indexOf('final acc (%)')], '31.00 ± 19.80');
+  assert.equal(byName.get('class-templates')![t.columns.indexOf('seeds')], '2');
+  // The epoch curves keep the settings apart too, and no pivot averages them.
+  const e = byId<LineFigure>(plan1(dir), '-epochs');
+  assert.deepEqual(e.series.map((x) => x.label), ['clean', 'authors', 'class-templates']);
+  assert.ok(!hasId(plan1(dir), '-pivot'));
+  const id = (cell: string) => settingOf({ cell } as never);
+  assert.deepEqual(['gue__eps255-8__seed-3', 'clean-seed-4', 'eta-3__seed-4', 'seed-3', 'cell-0', 'gue'].map(id), ['gue__eps255-8', 'clean', 'eta-3', null, null, null]);
+});

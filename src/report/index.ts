@@ -3,7 +3,7 @@
 // render.ts draws it (Observable Plot → static SVG).
 export { loadReportInput, loadReportInputs, ReportInputError } from './inputs.js';
 export type { ReportInput, ExperimentInput, ExperimentRow, TrainInput, EvaluateInput, StepRecord, ProxyRecord } from './inputs.js';
-export { planReport, planItems, varyingDims, trainCommandLine, evaluateCommandLine, shellArg } from './plan.js';
+export { planReport, planItems, varyingDims, settingOf, trainCommandLine, evaluateCommandLine, shellArg } from './plan.js';
 export type { ReportPlan, Section, Item, LineFigure, GridFigure, TableFigure, Series, PlanOptions } from './plan.js';
 export { renderReport } from './render.js';
 export { movingAverage, autoWindow, bucket } from './series.js';

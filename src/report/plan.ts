@@ -179,13 +179,18 @@ interface Group {
   rows: ExperimentRow[];
   label: string;
   first: ExperimentRow;
+  /** Set when another group has the same dimensions and differs only in the experiment's setting (settingOf). */
+  bySetting?: boolean;
 }
 
 function groupRows(rows: readonly ExperimentRow[], labelDims: readonly string[], exceptKeys: readonly string[] = ['seed']): Group[] {
   const groups = new Map<string, Group>();
   const keyDims = DIMS.filter((d) => !exceptKeys.includes(d.key));
+  // Only when the seed alone is set apart: a sweep (fraction) keeps its points together whatever the cell ids say.
+  const useSetting = exceptKeys.length === 1 && exceptKeys[0] === 'seed';
+  const dimsKey = (r: ExperimentRow) => JSON.stringify(keyDims.map((d) => d.value(r)));
   for (const r of rows) {
-    const key = JSON.stringify(keyDims.map((d) => d.value(r)));
+    const key = JSON.stringify([dimsKey(r), useSetting ? settingOf(r) : null]);
     let g = groups.get(key);
     if (!g) {
       const parts = labelDims.filter((k) => !exceptKeys.includes(k)).map((k) => {
@@ -197,7 +202,17 @@ function groupRows(rows: readonly ExperimentRow[], labelDims: readonly string[],
     }
     g.rows.push(r);
   }
-  return [...groups.values()];
+  const out = [...groups.values()];
+  const perDims = new Map<string, number>();
+  for (const g of out) perDims.set(dimsKey(g.first), (perDims.get(dimsKey(g.first)) ?? 0) + 1);
+  for (const g of out) {
+    if ((perDims.get(dimsKey(g.first)) ?? 0) > 1) {
+      g.bySetting = true;
+      const st = settingOf(g.first);
+      if (st !== null) g.label = st;
+    }
+  }
+  return out;
 }
 
 const nums = (rows: readonly ExperimentRow[], f: (r: ExperimentRow) => number | null): number[] =>
@@ -208,19 +223,33 @@ const nums = (rows: readonly ExperimentRow[], f: (r: ExperimentRow) => number | 
 const FACET_OF: Record<string, string> = { table2: 'model', table3: 'defense', table4: 'at' };
 const PIVOT_OF: Record<string, [string, string]> = { table2: ['method', 'model'], table3: ['defense', 'method'], table4: ['at', 'method'] };
 
+/**
+ * The experiment's own name for a cell's setting: its id without the seed part ('eta-3__seed-4' → 'eta-3'), or null
+ * when the id names no seed. Settings that the dimensions above do not show (a study's generator options) differ here.
+ */
+export function settingOf(r: ExperimentRow): string | null {
+  const m = /(^|__|-)seed-\d+(?=$|__)/.exec(r.cell);
+  if (!m) return null;
+  const rest = (r.cell.slice(0, m.index) + r.cell.slice(m.index + m[0].length)).replace(/^(__|-)+|(__|-)+$/g, '');
+  return rest === '' ? null : rest;
+}
+
 function resultsTable(id: string, done: ExperimentRow[], vary: string[]): TableFigure {
   const seedVaries = vary.includes('seed');
   const cfgDims = vary.filter((k) => k !== 'seed');
   if (cfgDims.length === 0) cfgDims.push('method');
   const groups = groupRows(done, cfgDims);
+  // Rows that agree on every dimension but belong to different settings of the experiment (e.g. study/solver's
+  // generator options) are not seeds of one configuration: groupRows keeps them apart; name them.
+  if (groups.some((g) => g.bySetting)) cfgDims.unshift('setting');
   const hasRobust = done.some((r) => r.robustAcc !== null);
   const hasLinf = done.some((r) => r.linf255 !== null);
-  const columns = [...cfgDims.map((k) => dim(k).label), 'final acc (%)', 'worst acc (%)', 'best acc (%)'];
+  const columns = [...cfgDims.map((k) => (k === 'setting' ? 'setting' : dim(k).label)), 'final acc (%)', 'worst acc (%)', 'best acc (%)'];
   if (hasRobust) columns.push('robust acc (%)');
   if (hasLinf) columns.push('L∞ (/255)');
   if (seedVaries) columns.push('seeds');
   const rows = groups.map((g) => {
-    const row = cfgDims.map((k) => dim(k).value(g.first) ?? '—');
+    const row = cfgDims.map((k) => (k === 'setting' ? settingOf(g.first) : dim(k).value(g.first)) ?? '—');
     row.push(meanSd(nums(g.rows, (r) => r.finalAcc)), meanSd(nums(g.rows, (r) => r.worstAcc)), meanSd(nums(g.rows, (r) => r.bestAcc)));
     if (hasRobust) row.push(meanSd(nums(g.rows, (r) => r.robustAcc)));
     if (hasLinf) {
@@ -426,6 +455,11 @@ function experimentSection(ex: ExperimentInput, o: PlanOptions): Section {
     const cfg = vary.filter((k) => k !== 'seed');
     let axes: [string, string] | undefined = pv;
     if (axes === undefined && cfg.length === 2) axes = cfg.includes('method') ? [cfg.find((k) => k !== 'method')!, 'method'] : [cfg[0]!, cfg[1]!];
+    // A pivot over the dimensions would average different settings of the experiment together.
+    if (axes !== undefined && groupRows(done, cfg.length > 0 ? cfg : ['method']).some((g) => g.bySetting)) {
+      axes = undefined;
+      notes.push('No pivot table: cells that share every dimension shown here differ in settings of the experiment (its cell names, the results table\'s setting column), so a pivot would average them.');
+    }
     if (axes !== undefined) {
       const t = pivotTable(`${base}-pivot`, done, axes[0], axes[1], 'acc', ex.figure);
       if (t) items.push(t);
