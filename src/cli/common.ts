@@ -7,6 +7,7 @@ import { CLASSIFIERS } from '../nn/models/index.js';
 import { AT_KINDS, VICTIM_DEFAULTS, scaledMilestones, type AtKind, type VictimOptions } from '../victim/index.js';
 import { DEFENSES, resolveDefense } from '../defenses/index.js';
 import { parseKeyValues } from '../util/options.js';
+import { shippedByName } from '../protect/open.js';
 
 /** A milestone list flag: positive integers, or 'none' for no milestones. */
 export function parseMilestones(flag: string, ms: string[]): number[] {
@@ -202,3 +203,15 @@ export function victimOptions(flags: FlagValues): Partial<VictimOptions> {
 export const DEVICE_FLAG: Record<string, FlagSpec> = {
   device: { type: 'string', description: 'cpu, cuda or cuda:N', default: 'cpu' },
 };
+
+/**
+ * `--generator` for commands that run a libtorch generator (demo, poison): the shipped generator's libtorch base when
+ * `given` names one (and is not a path), else `given` unchanged. A shipped generator without libtorch weights is a
+ * usage error; `why` says what needs them.
+ */
+export function shippedTorchBaseOr(given: string, why: string): string {
+  const named = shippedByName(given);
+  if (!named) return given;
+  if (!named.torch) throw new UsageError(`the shipped generator ${given} has no libtorch weights (.safetensors); ${why}`);
+  return named.torch;
+}

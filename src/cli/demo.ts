@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from './main.js';
 import { UsageError } from './args.js';
-import { DEVICE_FLAG } from './common.js';
+import { DEVICE_FLAG, shippedTorchBaseOr } from './common.js';
 import { FASHION_MNIST_DIR, loadIdxDataset } from '../data/index.js';
 import { trainGenerator, loadGenerator, generatorSubset } from '../game/index.js';
 import { poisonDataset, generatorPerturbation } from '../attacks/index.js';
@@ -15,7 +15,7 @@ import { trainVictim, scaledMilestones } from '../victim/index.js';
 import { numBatches } from '../data/index.js';
 import { engineInfo } from '../engine/index.js';
 import { CLASSIFIERS } from '../nn/models/index.js';
-import { DEMO_SHIPPED_GENERATOR, shippedByName, shippedGenerators } from '../protect/open.js';
+import { DEMO_SHIPPED_GENERATOR, shippedGenerators } from '../protect/open.js';
 import { generatorBase } from '../protect/torch-backend.js';
 import type { UNet } from '../nn/models/unet.js';
 
@@ -46,12 +46,8 @@ export const demoCommand: Command = {
       const onlyTrain = ['gen-steps', 'surrogate', 'eps', 'out'].filter((f) => given.has(f));
       if (onlyTrain.length > 0) throw new UsageError(`${onlyTrain.map((f) => `--${f}`).join(', ')} ${onlyTrain.length > 1 ? 'apply' : 'applies'} only with --train (a trained generator keeps its own settings)`);
     }
-    let genPath = flags.generator as string | undefined;
-    if (genPath !== undefined) {
-      const named = shippedByName(genPath);
-      if (named && !named.torch) throw new UsageError(`the shipped generator ${genPath} has no libtorch weights (.safetensors); the demo trains victims with libtorch`);
-      if (named) genPath = named.torch!;
-    }
+    const genFlag = flags.generator as string | undefined;
+    let genPath = genFlag === undefined ? undefined : shippedTorchBaseOr(genFlag, 'the demo trains victims with libtorch');
     if (!fresh && genPath === undefined) {
       const all = shippedGenerators().filter((g) => g.torch !== undefined);
       const shipped = all.find((g) => g.name === DEMO_SHIPPED_GENERATOR) ?? all[0];
@@ -98,8 +94,9 @@ export const demoCommand: Command = {
         eps = meta.eps;
         genSteps = typeof meta.steps === 'number' ? meta.steps : null;
         genArch = meta.arch ?? 'unet';
-        const what = genArch === 'class-templates' ? ', class-conditional: one learned pattern per class' : genArch === 'templates' ? ', template generator' : '';
-        genLabel = `${given.has('generator') ? 'generator' : 'the shipped generator'} ${genPath}${genSteps !== null ? ` (${genSteps} steps${what})` : what ? ` (${what.slice(2)})` : ''}`;
+        const kind = genArch === 'class-templates' ? 'class-conditional: one learned pattern per class' : genArch === 'templates' ? 'template generator' : null;
+        const about = [genSteps !== null ? `${genSteps} steps` : null, kind].filter((t) => t !== null);
+        genLabel = `${given.has('generator') ? 'generator' : 'the shipped generator'} ${genPath}${about.length > 0 ? ` (${about.join(', ')})` : ''}`;
         out.sink({ type: 'log', level: 'info', message: `1/4 using ${genLabel}` });
       }
       out.sink({ type: 'log', level: 'info', message: '2/4 protecting the training set' });

@@ -1,6 +1,6 @@
 // `gue poison`: generator + dataset → protected dataset (one forward pass per image, eval-mode BN).
 import type { Command } from './main.js';
-import { DATA_FLAGS, DEVICE_FLAG, loadSplit } from './common.js';
+import { DATA_FLAGS, DEVICE_FLAG, loadSplit, shippedTorchBaseOr } from './common.js';
 import { loadGenerator } from '../game/index.js';
 import { poisonDataset, generatorPerturbation } from '../attacks/index.js';
 import { saveDataset, exportPng, isStoredDataset } from '../data/index.js';
@@ -8,7 +8,6 @@ import { versions } from '../util/versions.js';
 import { UsageError } from './args.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { shippedByName } from '../protect/open.js';
 
 export const poisonCommand: Command = {
   spec: {
@@ -33,9 +32,8 @@ export const poisonCommand: Command = {
     if (!g) throw new UsageError('--generator is required');
     if (!dir) throw new UsageError('--out is required');
     if (isStoredDataset(dir) && flags.overwrite !== true) throw new UsageError(`${dir} already holds a dataset; pass --overwrite or choose another --out`);
-    const named = shippedByName(g);
-    if (named && !named.torch) throw new UsageError(`the shipped generator ${g} has no libtorch weights (.safetensors); gue poison applies libtorch generators`);
-    const genPath = named ? named.torch! : existsSync(`${g}/generator.json`) ? `${g}/generator` : g;
+    const base = shippedTorchBaseOr(g, 'gue poison applies libtorch generators');
+    const genPath = existsSync(`${base}/generator.json`) ? `${base}/generator` : base;
     const { gen, meta } = loadGenerator(genPath, flags.device as string);
     try {
       const ds = loadSplit(flags, flags.split as 'train' | 'test');
